@@ -1,0 +1,56 @@
+# bertlite - the user's entry point. `make test` on a fresh machine installs what is missing
+# (scripts/setup.sh), builds, and runs every test: CTest in a release build, CTest again in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build, then pytest.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+PYTHON     := .venv/bin/python
+FUZZ_SECONDS ?= 60
+
+.PHONY: all setup build test test-cpp test-asan test-python bench fuzz format clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build test-cpp test-asan test-python
+
+test-cpp:
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Any sanitizer report aborts the test that triggered it, so it fails the run.
+test-asan: setup
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DBERTLITE_SANITIZE=ON -DBERTLITE_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+test-python: build
+	BERTLITE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/python
+
+bench: build
+	$(PYTHON) bench/tokenizer/bench_tokenizer.py --bertlite $(BUILD)/bench/bench_tokenizer
+
+fuzz: setup
+	cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DBERTLITE_BUILD_FUZZERS=ON -DBERTLITE_BUILD_TESTS=OFF \
+	  -DBERTLITE_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

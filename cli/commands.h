@@ -1,0 +1,11 @@
+// cli/commands.h - the bertlite subcommands. Each registers its options and a callback that
+// runs it; errors propagate as bertlite::Error to main(), which prints them on one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace bertlite::cli {
+
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace bertlite::cli

@@ -1,0 +1,28 @@
+// cli/main.cpp - the bertlite command line: turns library errors into one-line messages and
+// exit codes (1 for bad input or files, 2 for bad usage).
+#include <iostream>
+
+#include "bertlite/error.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bertlite: from sentences to a BERT-based classifier, on the CPU.\n"
+      "Models are folders of Hugging Face files, or names looked up in $BERTLITE_MODELS and the\n"
+      "project's models/ folder (default: all-MiniLM-L6-v2, installed by scripts/setup.sh)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "bertlite 0.1.0");
+  bertlite::cli::add_tokenize_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const bertlite::Error& error) {
+    std::cerr << "bertlite: error: " << error.what() << '\n';
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "bertlite: internal error: " << error.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

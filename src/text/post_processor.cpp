@@ -1,0 +1,124 @@
+#include "text/post_processor.h"
+
+#include <algorithm>
+
+#include "bertlite/error.h"
+
+namespace bertlite::text {
+
+PostProcessor::PostProcessor(std::vector<TemplatePiece> single, std::vector<TemplatePiece> pair)
+    : single_(std::move(single)), pair_(std::move(pair)) {}
+
+PostProcessor PostProcessor::bert(std::int32_t cls_id, std::int32_t sep_id) {
+  using K = TemplatePiece::Kind;
+  return PostProcessor(
+      {{K::kSpecial, {cls_id}, 0}, {K::kSequenceA, {}, 0}, {K::kSpecial, {sep_id}, 0}},
+      {{K::kSpecial, {cls_id}, 0},
+       {K::kSequenceA, {}, 0},
+       {K::kSpecial, {sep_id}, 0},
+       {K::kSequenceB, {}, 1},
+       {K::kSpecial, {sep_id}, 1}});
+}
+
+PostProcessor PostProcessor::none() {
+  using K = TemplatePiece::Kind;
+  return PostProcessor({{K::kSequenceA, {}, 0}}, {{K::kSequenceA, {}, 0}, {K::kSequenceB, {}, 1}});
+}
+
+std::size_t PostProcessor::num_special_tokens(bool pair) const {
+  std::size_t count = 0;
+  for (const auto& piece : pair ? pair_ : single_) {
+    if (piece.kind == TemplatePiece::Kind::kSpecial) count += piece.ids.size();
+  }
+  return count;
+}
+
+std::size_t truncate_longest_first(TokenSequence& a, TokenSequence* b, std::size_t budget) {
+  const std::size_t total = a.ids.size() + (b ? b->ids.size() : 0);
+  if (total <= budget) return 0;
+  std::size_t keep_a = budget;
+  std::size_t keep_b = 0;
+  if (b) {
+    // Hugging Face's three cases, with n1 the shorter input: nothing to cut (handled above);
+    // only the longer one is cut (to budget - n1); or both are cut to about half each.
+    std::size_t n1 = a.ids.size(), n2 = b->ids.size();
+    const bool swapped = n1 > n2;
+    if (swapped) std::swap(n1, n2);
+    n2 = n1 > budget ? n1 : std::max(n1, budget - n1);
+    if (n1 + n2 > budget) {
+      n1 = budget / 2;
+      n2 = n1 + budget % 2;
+    }
+    if (swapped) std::swap(n1, n2);
+    keep_a = n1;
+    keep_b = n2;
+  }
+  auto cut = [](TokenSequence& s, std::size_t keep) {
+    if (s.ids.size() <= keep) return;
+    s.ids.resize(keep);
+    s.offsets.resize(keep);
+  };
+  cut(a, keep_a);
+  if (b) cut(*b, keep_b);
+  return total - a.ids.size() - (b ? b->ids.size() : 0);
+}
+
+void pad_encoding(Encoding& e, std::size_t length, std::int32_t pad_id) {
+  if (e.size() >= length) return;
+  e.ids.resize(length, pad_id);
+  e.type_ids.resize(length, 0);
+  e.attention_mask.resize(length, 0);
+  e.special_tokens_mask.resize(length, 1);
+  e.offsets.resize(length, Offset{});
+}
+
+Encoding PostProcessor::process(TokenSequence& a, TokenSequence* b,
+                                const EncodeOptions& options) const {
+  const std::size_t specials = options.add_special_tokens ? num_special_tokens(b != nullptr) : 0;
+  Encoding e;
+  if (options.max_length > 0) {
+    if (options.max_length < specials) {
+      throw InvalidArgument("max_length " + std::to_string(options.max_length) +
+                            " cannot hold the " + std::to_string(specials) + " special tokens");
+    }
+    e.truncated = truncate_longest_first(a, b, options.max_length - specials);
+  }
+  const std::size_t length = a.ids.size() + (b ? b->ids.size() : 0) + specials;
+  e.ids.reserve(length);
+  e.type_ids.reserve(length);
+  e.special_tokens_mask.reserve(length);
+  e.offsets.reserve(length);
+  auto append_sequence = [&](const TokenSequence& s, std::int32_t type_id) {
+    e.ids.insert(e.ids.end(), s.ids.begin(), s.ids.end());
+    e.offsets.insert(e.offsets.end(), s.offsets.begin(), s.offsets.end());
+    e.type_ids.insert(e.type_ids.end(), s.ids.size(), type_id);
+    e.special_tokens_mask.insert(e.special_tokens_mask.end(), s.ids.size(), 0);
+  };
+  if (!options.add_special_tokens) {
+    append_sequence(a, 0);
+    if (b) append_sequence(*b, 1);  // Hugging Face gives the second text type 1 here too
+  } else {
+    for (const auto& piece : b ? pair_ : single_) {
+      switch (piece.kind) {
+        case TemplatePiece::Kind::kSpecial:
+          for (std::int32_t id : piece.ids) {
+            e.ids.push_back(id);
+            e.type_ids.push_back(piece.type_id);
+            e.special_tokens_mask.push_back(1);
+            e.offsets.push_back({});
+          }
+          break;
+        case TemplatePiece::Kind::kSequenceA:
+          append_sequence(a, piece.type_id);
+          break;
+        case TemplatePiece::Kind::kSequenceB:
+          if (b) append_sequence(*b, piece.type_id);
+          break;
+      }
+    }
+  }
+  e.attention_mask.assign(e.ids.size(), 1);
+  return e;
+}
+
+}  // namespace bertlite::text

@@ -1,0 +1,73 @@
+#include "text/wordpiece.h"
+
+#include <algorithm>
+
+#include "bertlite/error.h"
+#include "text/unicode.h"
+
+namespace bertlite::text {
+
+WordPiece::WordPiece(std::shared_ptr<const Vocab> vocab, WordPieceOptions options)
+    : vocab_(std::move(vocab)), options_(std::move(options)) {
+  unk_id_ = vocab_->find(options_.unk_token);
+  if (unk_id_ < 0) {
+    throw InvalidArgument("WordPiece: unknown token '" + options_.unk_token +
+                          "' is not in the vocabulary");
+  }
+  const std::string_view prefix = options_.continuing_subword_prefix;
+  std::vector<std::pair<std::string_view, std::int32_t>> continuations;
+  for (std::size_t id = 0; id < vocab_->size(); ++id) {
+    const std::string_view token = vocab_->token(static_cast<std::int32_t>(id));
+    if (token.empty() || vocab_->find(token) != static_cast<std::int32_t>(id)) continue;
+    if (token.size() > prefix.size() && token.starts_with(prefix)) {
+      continuations.emplace_back(token.substr(prefix.size()), static_cast<std::int32_t>(id));
+      max_continuation_bytes_ = std::max(max_continuation_bytes_, token.size() - prefix.size());
+    }
+  }
+  continuations_.build(continuations);
+  max_piece_bytes_ = vocab_->max_token_bytes();
+}
+
+void WordPiece::tokenize(std::string_view word, std::vector<Piece>& pieces) const {
+  const auto whole_word_unknown = [&] {
+    pieces.push_back({unk_id_, 0, static_cast<std::uint32_t>(word.size())});
+  };
+  // Counting code points only matters when the byte length could exceed the limit.
+  if (word.size() > options_.max_input_chars_per_word &&
+      count_code_points(word) > options_.max_input_chars_per_word) {
+    whole_word_unknown();
+    return;
+  }
+  const std::size_t first_piece = pieces.size();
+  std::size_t start = 0;
+  while (start < word.size()) {
+    const bool continuation = start > 0;
+    const TokenTable* table = nullptr;
+    std::size_t longest = max_piece_bytes_;
+    if (continuation) {
+      table = &continuations_;
+      longest = max_continuation_bytes_;
+    }
+    // Try the longest candidate first, shrinking one code point at a time. Candidates longer
+    // than the longest token cannot match, so start from there (on a code point boundary).
+    std::size_t end = std::min(word.size(), start + longest);
+    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+    std::int32_t id = -1;
+    while (end > start) {
+      const std::string_view candidate = word.substr(start, end - start);
+      id = table ? table->find(candidate) : vocab_->find(candidate);
+      if (id >= 0) break;
+      do --end;
+      while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80);
+    }
+    if (id < 0) {
+      pieces.resize(first_piece);
+      whole_word_unknown();
+      return;
+    }
+    pieces.push_back({id, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end)});
+    start = end;
+  }
+}
+
+}  // namespace bertlite::text

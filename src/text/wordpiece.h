@@ -1,0 +1,54 @@
+// text/wordpiece.h - stage 3 of tokenization: WordPiece.
+//
+// Per word: greedy longest match from the left; pieces after the first carry the
+// continuation prefix ("##"); a word longer than max_input_chars_per_word code points, or one
+// where some position matches nothing, becomes a single unknown token covering the whole word
+// (Hugging Face tokenizers' WordPiece model).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "text/vocab.h"
+
+namespace bertlite::text {
+
+struct WordPieceOptions {
+  std::string unk_token = "[UNK]";
+  std::string continuing_subword_prefix = "##";
+  std::size_t max_input_chars_per_word = 100;
+};
+
+// One piece of a word: its id and bytes [begin, end) within the word.
+struct Piece {
+  std::int32_t id;
+  std::uint32_t begin;
+  std::uint32_t end;
+};
+
+class WordPiece {
+ public:
+  // Throws InvalidArgument when the unknown token is not in the vocabulary.
+  WordPiece(std::shared_ptr<const Vocab> vocab, WordPieceOptions options = {});
+
+  // Appends the pieces of `word` (valid UTF-8, non-empty) to `pieces`.
+  void tokenize(std::string_view word, std::vector<Piece>& pieces) const;
+
+  const Vocab& vocab() const { return *vocab_; }
+  const WordPieceOptions& options() const { return options_; }
+  std::int32_t unk_id() const { return unk_id_; }
+
+ private:
+  std::shared_ptr<const Vocab> vocab_;
+  WordPieceOptions options_;
+  std::int32_t unk_id_;
+  // Continuation tokens keyed without their prefix, so a lookup needs no string building.
+  TokenTable continuations_;
+  std::size_t max_piece_bytes_ = 0;         // longest token
+  std::size_t max_continuation_bytes_ = 0;  // longest continuation token, prefix removed
+};
+
+}  // namespace bertlite::text
