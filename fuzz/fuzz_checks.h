@@ -1,0 +1,91 @@
+// fuzz/fuzz_checks.h - what the fuzz targets share: an independent UTF-8 oracle, a hard
+// invariant check, and the Encoding shape checks.
+//
+// A violated invariant traps (SIGILL) rather than throwing, so libFuzzer and the replay test
+// both report it as a crash with a stack, and no catch block in a harness can swallow it.
+// The oracle here deliberately does not call src/text: the fuzzers check the library against
+// it, not against itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string_view>
+
+#include "bertlite/tokenizer.h"
+
+namespace bertlite::fuzz {
+
+// Prints what broke and traps. A macro so the message names the line of the harness.
+#define FUZZ_CHECK(condition)                                                         \
+  do {                                                                                \
+    if (!(condition)) {                                                               \
+      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, \
+                   #condition);                                                       \
+      __builtin_trap();                                                               \
+    }                                                                                 \
+  } while (0)
+
+// Byte offset of the first ill-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates,
+// nothing above U+10FFFF), or npos. Written from the table in RFC 3629 section 4, by lead
+// byte, independently of text::find_invalid_utf8.
+inline std::size_t first_invalid_utf8(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = byte(i);
+    if (c <= 0x7F) {
+      ++i;
+      continue;
+    }
+    // Allowed range of the second byte and the sequence length, per lead byte.
+    unsigned char lo = 0x80, hi = 0xBF;
+    std::size_t length = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c == 0xE0) {
+      length = 3, lo = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      length = 3;
+    } else if (c == 0xED) {
+      length = 3, hi = 0x9F;  // U+D800..U+DFFF are surrogates
+    } else if (c == 0xF0) {
+      length = 4, lo = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      length = 4;
+    } else if (c == 0xF4) {
+      length = 4, hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > s.size()) return i;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return i;
+    for (std::size_t k = 2; k < length; ++k) {
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+// True when `offset` is 0, the end of `s`, or a byte that starts a UTF-8 sequence.
+inline bool on_utf8_boundary(std::string_view s, std::size_t offset) {
+  if (offset == 0 || offset == s.size()) return true;
+  return offset < s.size() && (static_cast<unsigned char>(s[offset]) & 0xC0) != 0x80;
+}
+
+// Every vector of an Encoding has size() entries.
+inline void check_same_sizes(const Encoding& e) {
+  FUZZ_CHECK(e.type_ids.size() == e.size());
+  FUZZ_CHECK(e.attention_mask.size() == e.size());
+  FUZZ_CHECK(e.special_tokens_mask.size() == e.size());
+  FUZZ_CHECK(e.offsets.size() == e.size());
+}
+
+inline bool same_encoding(const Encoding& a, const Encoding& b) {
+  return a.ids == b.ids && a.type_ids == b.type_ids && a.attention_mask == b.attention_mask &&
+         a.special_tokens_mask == b.special_tokens_mask && a.offsets == b.offsets &&
+         a.truncated == b.truncated;
+}
+
+}  // namespace bertlite::fuzz
