@@ -1,6 +1,7 @@
 #include "text/added_tokens.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace bertlite::text {
 
@@ -17,12 +18,24 @@ AddedTokens::AddedTokens(std::vector<AddedToken> tokens) : tokens_(std::move(tok
     });
   }
   std::sort(special_ids_.begin(), special_ids_.end());
+  int first_bytes = 0;
+  for (int b = 0; b < 256; ++b) {
+    if (by_first_byte_[b].empty()) continue;
+    ++first_bytes;
+    only_first_byte_ = b;
+  }
+  if (first_bytes != 1) only_first_byte_ = -1;
 }
 
 void AddedTokens::split(std::string_view text, std::vector<Segment>& segments) const {
   std::size_t plain_begin = 0;
   std::size_t pos = 0;
   while (pos < text.size()) {
+    if (only_first_byte_ >= 0) {
+      const void* hit = std::memchr(text.data() + pos, only_first_byte_, text.size() - pos);
+      if (!hit) break;
+      pos = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+    }
     const auto& candidates = by_first_byte_[static_cast<unsigned char>(text[pos])];
     const AddedToken* match = nullptr;
     for (std::uint32_t index : candidates) {

@@ -42,6 +42,9 @@ class AddedTokens {
   // Indexes into tokens_ by first byte, longest first, so the first hit is the longest.
   std::array<std::vector<std::uint32_t>, 256> by_first_byte_;
   std::vector<std::int32_t> special_ids_;  // sorted
+  // When every added token starts with the same byte (BERT's all start with '['), candidates
+  // are found with memchr; -1 otherwise.
+  int only_first_byte_ = -1;
 };
 
 }  // namespace bertlite::text

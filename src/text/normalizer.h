@@ -50,6 +50,8 @@ class Normalizer {
   }
 
   const NormalizerOptions& options() const { return options_; }
+  // What each ASCII byte becomes on its own: a byte, or -1 when cleaning drops it.
+  const std::int16_t* ascii_map() const { return ascii_map_; }
 
  private:
   // Appends what one non-ASCII code point becomes.

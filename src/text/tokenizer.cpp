@@ -16,6 +16,7 @@ struct Scratch {
   text::NormalizedText normalized;
   std::vector<text::Span> words;
   std::vector<text::Piece> pieces;
+  std::string word;
   text::TokenSequence a, b;
 };
 
@@ -44,6 +45,21 @@ Tokenizer::Impl::Impl(std::shared_ptr<const text::Vocab> vocab_in,
   info.strip_accents = normalizer_options.strip_accents;
   info.handle_chinese_chars = normalizer_options.handle_chinese_chars;
   info.clean_text = normalizer_options.clean_text;
+  // The fused ASCII pass classifies each byte once, with the normalizer's and the
+  // pre-tokenizer's own rules: anything they would treat specially goes to the general path.
+  for (int b = 0; b < 256; ++b) {
+    ascii_action_[b] = AsciiAction::kGeneralPath;
+    if (b >= 128) continue;
+    const int normalized = normalizer.ascii_map()[b];
+    if (normalized < 0) continue;
+    ascii_normalized_[b] = static_cast<char>(normalized);
+    const char32_t c = static_cast<char32_t>(normalized);
+    ascii_action_[b] = text::is_whitespace(c)    ? AsciiAction::kSpace
+                       : text::is_punctuation(c) ? AsciiAction::kPunct
+                                                 : AsciiAction::kWord;
+  }
+  // NUL is kept as a word character when cleaning is off; keep it on the general path.
+  ascii_action_[0] = AsciiAction::kGeneralPath;
 }
 
 void Tokenizer::Impl::tokenize(std::string_view text, text::TokenSequence& out) const {
@@ -56,30 +72,103 @@ void Tokenizer::Impl::tokenize(std::string_view text, text::TokenSequence& out) 
     if (segment.added_id >= 0) {
       out.ids.push_back(segment.added_id);
       out.offsets.push_back({segment.begin, segment.end});
-      continue;
-    }
-    s.normalized.clear();
-    normalizer.normalize(text.substr(segment.begin, segment.end - segment.begin), segment.begin,
-                         s.normalized);
-    s.words.clear();
-    text::pre_tokenize(s.normalized.text, s.words);
-    const std::string_view normalized = s.normalized.text;
-    const std::vector<std::uint32_t>& origin = s.normalized.origin;
-    for (const text::Span& word : s.words) {
-      s.pieces.clear();
-      wordpiece.tokenize(normalized.substr(word.begin, word.end - word.begin), s.pieces);
-      for (const text::Piece& piece : s.pieces) {
-        // A piece's original span runs from the character its first byte came from to the end
-        // of the character its last byte came from.
-        const std::uint32_t first = origin[word.begin + piece.begin];
-        const std::uint32_t last = origin[word.begin + piece.end - 1];
-        const auto last_length =
-            static_cast<std::uint32_t>(text::utf8_length(static_cast<unsigned char>(text[last])));
-        out.ids.push_back(piece.id);
-        out.offsets.push_back({first, last + last_length});
-      }
+    } else if (!tokenize_ascii_segment(text, segment.begin, segment.end, out)) {
+      tokenize_segment(text, segment.begin, segment.end, out);
     }
   }
+}
+
+void Tokenizer::Impl::tokenize_segment(std::string_view text, std::uint32_t begin,
+                                       std::uint32_t end, text::TokenSequence& out) const {
+  Scratch& s = scratch();
+  s.normalized.clear();
+  normalizer.normalize(text.substr(begin, end - begin), begin, s.normalized);
+  s.words.clear();
+  text::pre_tokenize(s.normalized.text, s.words);
+  const std::string_view normalized = s.normalized.text;
+  const std::vector<std::uint32_t>& origin = s.normalized.origin;
+  for (const text::Span& word : s.words) {
+    s.pieces.clear();
+    wordpiece.tokenize(normalized.substr(word.begin, word.end - word.begin), s.pieces);
+    for (const text::Piece& piece : s.pieces) {
+      // A piece's original span runs from the character its first byte came from to the end
+      // of the character its last byte came from.
+      const std::uint32_t first = origin[word.begin + piece.begin];
+      const std::uint32_t last = origin[word.begin + piece.end - 1];
+      const auto last_length =
+          static_cast<std::uint32_t>(text::utf8_length(static_cast<unsigned char>(text[last])));
+      out.ids.push_back(piece.id);
+      out.offsets.push_back({first, last + last_length});
+    }
+  }
+}
+
+bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_t begin,
+                                             std::uint32_t end,
+                                             text::TokenSequence& out) const {
+  Scratch& s = scratch();
+  const std::size_t ids_before = out.ids.size();
+  // Emits the word text[word_begin, word_end); `hash` is the running hash of its normalized
+  // bytes and `changes` says whether normalizing changed any byte (uppercase letters).
+  auto emit_word = [&](std::uint32_t word_begin, std::uint32_t word_end, std::uint64_t hash,
+                       bool changes) {
+    std::string_view word = text.substr(word_begin, word_end - word_begin);
+    if (changes) {  // lowercase a copy; otherwise WordPiece reads the caller's bytes
+      s.word.resize(word.size());
+      for (std::size_t i = 0; i < word.size(); ++i) {
+        s.word[i] = ascii_normalized_[static_cast<unsigned char>(word[i])];
+      }
+      word = s.word;
+    }
+    // Most words are tokens as they stand: one look-up, with the hash made while scanning.
+    if (const std::int32_t id = wordpiece.whole_word_id(word, hash); id >= 0) {
+      out.ids.push_back(id);
+      out.offsets.push_back({word_begin, word_end});
+      return;
+    }
+    s.pieces.clear();
+    wordpiece.tokenize(word, s.pieces);
+    for (const text::Piece& piece : s.pieces) {
+      out.ids.push_back(piece.id);
+      out.offsets.push_back({word_begin + piece.begin, word_begin + piece.end});
+    }
+  };
+  std::uint32_t pos = begin;
+  while (pos < end) {
+    const auto byte = static_cast<unsigned char>(text[pos]);
+    switch (ascii_action_[byte]) {
+      case AsciiAction::kSpace:
+        ++pos;
+        break;
+      case AsciiAction::kPunct: {
+        const unsigned char normalized = static_cast<unsigned char>(ascii_normalized_[byte]);
+        emit_word(pos, pos + 1, text::TokenTable::hash_step(text::TokenTable::kHashSeed, normalized),
+                  normalized != byte);
+        ++pos;
+        break;
+      }
+      case AsciiAction::kWord: {
+        // Scan the whole word in a tight loop, hashing its normalized bytes on the way.
+        const std::uint32_t word_begin = pos;
+        std::uint64_t hash = text::TokenTable::kHashSeed;
+        bool changes = false;
+        do {
+          const auto b = static_cast<unsigned char>(text[pos]);
+          const auto normalized = static_cast<unsigned char>(ascii_normalized_[b]);
+          hash = text::TokenTable::hash_step(hash, normalized);
+          changes |= normalized != b;
+          ++pos;
+        } while (pos < end && ascii_action_[static_cast<unsigned char>(text[pos])] == AsciiAction::kWord);
+        emit_word(word_begin, pos, hash, changes);
+        break;
+      }
+      case AsciiAction::kGeneralPath:
+        out.ids.resize(ids_before);
+        out.offsets.resize(ids_before);
+        return false;
+    }
+  }
+  return true;
 }
 
 Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,

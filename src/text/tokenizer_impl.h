@@ -42,6 +42,21 @@ class Tokenizer::Impl {
   std::int32_t pad_id;
   DecoderOptions decoder;
   TokenizerInfo info;
+
+ private:
+  // The general path: normalize -> pre-tokenize -> WordPiece, any UTF-8.
+  void tokenize_segment(std::string_view text, std::uint32_t begin, std::uint32_t end,
+                        text::TokenSequence& out) const;
+  // The same stages fused into one pass for ASCII text, where normalization maps each byte to
+  // at most one byte in place. Returns false, having added nothing, when the segment holds a
+  // byte that needs the general path (non-ASCII, or a control character cleaning drops).
+  bool tokenize_ascii_segment(std::string_view text, std::uint32_t begin, std::uint32_t end,
+                              text::TokenSequence& out) const;
+
+  // What the fused ASCII pass does with each byte.
+  enum class AsciiAction : std::uint8_t { kWord, kSpace, kPunct, kGeneralPath };
+  AsciiAction ascii_action_[256];
+  char ascii_normalized_[128];
 };
 
 }  // namespace bertlite

@@ -1,9 +1,10 @@
 // text/unicode.h - UTF-8 decoding and the character classes BERT tokenization uses.
 //
-// Character properties come from utf8proc (Unicode categories, canonical decomposition,
-// simple case mapping); the class definitions follow Hugging Face tokenizers' BertNormalizer
-// and BertPreTokenizer (REFERENCE.md section 2), which is the parity target. This file knows
-// nothing of vocabularies or tokens.
+// The classes and mappings are Hugging Face tokenizers' (BertNormalizer and BertPreTokenizer,
+// REFERENCE.md section 2), the parity target, on every code point: the classes are tables
+// generated from tokenizers itself (hf_unicode_tables.inc, see unicode.cpp for why), the
+// mappings are utf8proc's (canonical decomposition, simple case mapping) with the generated
+// overrides where tokenizers differs. This file knows nothing of vocabularies or tokens.
 #pragma once
 
 #include <cstddef>
@@ -11,15 +12,13 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.h"
+
 namespace bertlite::text {
 
-// Byte offset of the first invalid UTF-8 sequence in `bytes`, or npos when all of it is valid.
-// Overlong forms, surrogates and code points above U+10FFFF are invalid.
-std::size_t find_invalid_utf8(std::string_view bytes);
-
-// Throws ParseError "invalid UTF-8 at byte N" (prefixed by `where`, e.g. "input.txt:12: ")
-// when `bytes` is not valid UTF-8.
-void check_utf8(std::string_view bytes, std::string_view where = {});
+// Validation lives in util (every layer reading outside text needs it).
+using util::check_utf8;
+using util::find_invalid_utf8;
 
 // Length in bytes of the UTF-8 sequence that starts with `lead` (1..4). Input must be valid.
 inline int utf8_length(unsigned char lead) {
@@ -53,18 +52,23 @@ void append_utf8(char32_t cp, std::string& out);
 // Number of code points in valid UTF-8 `bytes`.
 std::size_t count_code_points(std::string_view bytes);
 
-// Unicode White_Space, plus \t \n \r (Rust's char::is_whitespace, which BERT uses).
+// Unicode White_Space, which holds \t \n \r (Rust's char::is_whitespace, which BERT uses).
 bool is_whitespace(char32_t cp);
-// "Other" categories (Cc, Cf, Cn, Co, Cs) except \t \n \r: the characters BERT's cleaning drops.
+// The characters BERT's cleaning drops (U+FFFD aside, dropped by name): Cc except \t \n \r, Cf
+// and Co as of unicode_categories' Unicode version (about 8.0). Unassigned code points (Cn),
+// and format characters assigned since, are kept, as tokenizers keeps them.
 bool is_control(char32_t cp);
-// Any ASCII punctuation (so $ + < = > ^ ` | ~ count) or a Unicode P* category.
+// Any ASCII punctuation (so $ + < = > ^ ` | ~ count) or a Unicode P* character as of
+// unicode_categories' Unicode version (punctuation assigned since is a word character).
 bool is_punctuation(char32_t cp);
 // The CJK ideograph blocks BERT puts spaces around (Hangul, kana are not among them).
 bool is_cjk(char32_t cp);
-// General category Mn: the marks that accent stripping removes after NFD.
+// General category Mn as of unicode_categories' Unicode version: the marks that accent stripping
+// removes after NFD. Defined for the code points that are their own NFD (all that NFD outputs).
 bool is_nonspacing_mark(char32_t cp);
 
-// Appends the canonical decomposition (NFD) of one code point, in canonical order.
+// Appends the canonical decomposition (NFD) of one code point, in canonical order, as
+// tokenizers' unicode-normalization crate makes it.
 void append_nfd(char32_t cp, std::u32string& out);
 
 // Full lowercase mapping of one code point, as Rust's char::to_lowercase: the simple mapping,

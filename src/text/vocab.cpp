@@ -8,61 +8,34 @@
 #include "util/file.h"
 
 namespace bertlite::text {
-namespace {
-
-// A fast hash for short byte strings (most tokens are under 16 bytes): eight bytes per
-// multiply, with a final avalanche so the low bits used for the slot index are well mixed.
-inline std::uint64_t hash_bytes(const char* p, std::size_t n) {
-  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
-  while (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-    p += 8;
-    n -= 8;
-  }
-  std::uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  h = (h ^ w) * 0x94D049BB133111EBull;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 32);
-}
-
-}  // namespace
-
 void TokenTable::build(const std::vector<std::pair<std::string_view, std::int32_t>>& entries) {
   // Load factor at most 1/2 keeps probe sequences short.
   const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, entries.size() * 2));
   slots_.assign(capacity, Slot{});
   mask_ = capacity - 1;
+  keys_.clear();
+  arena_.clear();
+  filter_.assign(kFilterBits / 64, 0);
   for (const auto& [key, id] : entries) {
-    const std::uint64_t hash = hash_bytes(key.data(), key.size());
+    const std::uint64_t hash = hash_bytes(key);
+    const std::uint64_t bit = (hash >> 20) & (kFilterBits - 1);
+    filter_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
+    const auto tag = static_cast<std::uint32_t>(hash >> 32);
     for (std::uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
-      if (slot.id < 0) {
-        slot = Slot{hash, id, static_cast<std::uint32_t>(key.size()), key.data()};
+      if (slot.entry == kEmpty) {
+        slot = Slot{tag, static_cast<std::uint32_t>(keys_.size())};
+        keys_.push_back({static_cast<std::uint32_t>(arena_.size()),
+                         static_cast<std::uint32_t>(key.size()), id});
+        arena_.append(key);
         break;
       }
-      if (slot.hash == hash && slot.length == key.size() &&
-          std::memcmp(slot.key, key.data(), key.size()) == 0) {
-        slot.id = id;  // a repeated token: the later id wins, as in Hugging Face's loaders
+      Key& existing = keys_[slot.entry];
+      if (slot.tag == tag && existing.length == key.size() &&
+          arena_.compare(existing.offset, existing.length, key) == 0) {
+        existing.id = id;  // a repeated token: the later id wins, as in Hugging Face's loaders
         break;
       }
-    }
-  }
-}
-
-std::int32_t TokenTable::find(std::string_view key) const {
-  if (slots_.empty()) return -1;
-  const std::uint64_t hash = hash_bytes(key.data(), key.size());
-  for (std::uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const Slot& slot = slots_[i];
-    if (slot.id < 0) return -1;
-    if (slot.hash == hash && slot.length == key.size() &&
-        std::memcmp(slot.key, key.data(), key.size()) == 0) {
-      return slot.id;
     }
   }
 }

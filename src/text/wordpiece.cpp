@@ -39,23 +39,31 @@ void WordPiece::tokenize(std::string_view word, std::vector<Piece>& pieces) cons
     return;
   }
   const std::size_t first_piece = pieces.size();
+  // prefix_hash[k] is the running hash of word[start, start + k): candidates of every length
+  // are then looked up without hashing their bytes again.
+  std::uint64_t prefix_hash[kMaxHashedBytes + 1];
   std::size_t start = 0;
   while (start < word.size()) {
     const bool continuation = start > 0;
-    const TokenTable* table = nullptr;
-    std::size_t longest = max_piece_bytes_;
-    if (continuation) {
-      table = &continuations_;
-      longest = max_continuation_bytes_;
-    }
-    // Try the longest candidate first, shrinking one code point at a time. Candidates longer
-    // than the longest token cannot match, so start from there (on a code point boundary).
+    const TokenTable& table = continuation ? continuations_ : vocab_->table();
+    const std::size_t longest = continuation ? max_continuation_bytes_ : max_piece_bytes_;
+    // Candidates longer than the longest token cannot match, so start from there (on a code
+    // point boundary) and shrink one code point at a time, as Hugging Face does.
     std::size_t end = std::min(word.size(), start + longest);
     while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+    const std::size_t hashed = std::min(end - start, kMaxHashedBytes);
+    std::uint64_t h = TokenTable::kHashSeed;
+    for (std::size_t k = 0; k < hashed; ++k) {
+      h = TokenTable::hash_step(h, static_cast<unsigned char>(word[start + k]));
+      prefix_hash[k + 1] = h;
+    }
     std::int32_t id = -1;
     while (end > start) {
       const std::string_view candidate = word.substr(start, end - start);
-      id = table ? table->find(candidate) : vocab_->find(candidate);
+      const std::uint64_t hash = candidate.size() <= kMaxHashedBytes
+                                     ? TokenTable::hash_finish(prefix_hash[candidate.size()])
+                                     : TokenTable::hash_bytes(candidate);
+      id = table.find_hashed(candidate, hash);
       if (id >= 0) break;
       do --end;
       while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80);
