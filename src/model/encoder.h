@@ -1,0 +1,92 @@
+// model/encoder.h - a DistilBERT or BERT encoder loaded from a Hugging Face folder, run on
+// packed batches.
+//
+// Shapes (this file): B sequences, T real tokens in all (no padding anywhere), H hidden size,
+// NH heads, D = H / NH, I the FFN width.
+//
+// A packed batch concatenates its sequences' tokens into one [T, H] matrix with a table of
+// sequence starts. Every GEMM runs over the T real tokens; attention runs per sequence, each
+// token attending only to its own sequence. So a sentence's output does not depend on what else
+// is in its batch, and no FLOP is spent on padding.
+//
+// Per layer (post-LN, both architectures):
+//   qkv  = x Wqkv^T + bqkv                  one GEMM, N = 3H (query, key, value side by side)
+//   ctx  = softmax(q k^T / sqrt(D)) v       per sequence and head
+//   a    = LayerNorm(ctx Wo^T + bo + x)
+//   x    = LayerNorm(gelu(a W1^T + b1) W2^T + b2 + a)
+// DistilBERT scales q before the product and BERT the scores after it; both equal the above.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "io/model_config.h"
+#include "io/tensor_file.h"
+#include "kernels/linear.h"
+#include "model/weights.h"
+
+namespace bertlite::model {
+
+// Token ids of B sequences, packed one after another.
+struct PackedBatch {
+  std::vector<std::int32_t> ids;        // [T]
+  std::vector<std::int32_t> type_ids;   // [T]; ignored by DistilBERT
+  std::vector<std::int32_t> positions;  // [T]: 0, 1, ... within each sequence
+  std::vector<std::int64_t> starts{0};  // [B + 1]: sequence b is rows [starts[b], starts[b + 1])
+
+  std::int64_t tokens() const { return static_cast<std::int64_t>(ids.size()); }
+  std::int64_t sequences() const { return static_cast<std::int64_t>(starts.size()) - 1; }
+  // Appends one sequence.
+  void add(std::span<const std::int32_t> sequence_ids, std::span<const std::int32_t> sequence_type_ids);
+  void clear();
+};
+
+// Sees named intermediates as they are computed, for debugging and for comparing layer by
+// layer with PyTorch hooks: "embeddings" (layer -1), then per layer "attention_output",
+// "intermediate" and "hidden". `data` is [rows, cols], valid only during the call.
+using Observer = std::function<void(std::string_view name, int layer, const float* data,
+                                    std::int64_t rows, std::int64_t cols)>;
+
+class Encoder {
+ public:
+  // Loads config.json and the weights (safetensors or pytorch_model.bin) of a model folder.
+  // Throws bertlite::Error naming the file and tensor for anything missing or mis-shaped.
+  static Encoder load(const std::filesystem::path& folder);
+
+  Encoder(Encoder&&) noexcept;
+  Encoder& operator=(Encoder&&) noexcept;
+  ~Encoder();
+
+  const io::ModelConfig& config() const { return config_; }
+  // Number of parameters the encoder uses (embeddings, layers, pooler when present).
+  std::int64_t parameter_count() const { return parameter_count_; }
+  bool has_pooler() const { return pooler_ != nullptr; }
+
+  // last_hidden_state for every token of the batch: hidden[T, H]. Throws InvalidArgument for
+  // an id, type id or position outside its table.
+  void forward(const PackedBatch& batch, std::vector<float>& hidden,
+               const Observer& observer = {}) const;
+
+  // Sentence features [B, H] from forward()'s output: the [CLS] row, the mean over the
+  // sequence's tokens, or BERT's pooler (tanh(dense(h[CLS]))); optionally L2-normalized.
+  std::vector<float> pool(const PackedBatch& batch, const std::vector<float>& hidden,
+                          io::Pooling pooling, bool normalize) const;
+
+ private:
+  Encoder() = default;
+
+  struct Layer;
+  io::ModelConfig config_;
+  io::TensorFile file_;  // owns (or maps) the embedding and LayerNorm weights
+  EncoderWeights weights_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<kernels::Linear> pooler_;  // tanh fused; null when the file has none
+  std::int64_t parameter_count_ = 0;
+};
+
+}  // namespace bertlite::model
