@@ -42,11 +42,14 @@ test-python: build
 bench: build
 	$(PYTHON) bench/tokenizer/bench_tokenizer.py --bertlite $(BUILD)/bench/bench_tokenizer
 
+# clang with GCC's OpenMP runtime (libgomp, which oneDNN uses too): Debian's clang has no
+# OpenMP runtime of its own unless libomp-dev is installed.
 fuzz: setup
 	cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++ -DBERTLITE_BUILD_FUZZERS=ON -DBERTLITE_BUILD_TESTS=OFF \
-	  -DBERTLITE_BUILD_BENCH=OFF
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	  -DBERTLITE_BUILD_BENCH=OFF -DOpenMP_CXX_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_LIB_NAMES=gomp \
+	  -DOpenMP_gomp_LIBRARY=$$(g++ -print-file-name=libgomp.so)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format:

@@ -17,13 +17,12 @@
 namespace bertlite::fuzz {
 
 // Prints what broke and traps. A macro so the message names the line of the harness.
-#define FUZZ_CHECK(condition)                                                         \
-  do {                                                                                \
-    if (!(condition)) {                                                               \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, \
-                   #condition);                                                       \
-      __builtin_trap();                                                               \
-    }                                                                                 \
+#define FUZZ_CHECK(condition)                                                                  \
+  do {                                                                                         \
+    if (!(condition)) {                                                                        \
+      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #condition); \
+      __builtin_trap();                                                                        \
+    }                                                                                          \
   } while (0)
 
 // Byte offset of the first ill-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates,

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   build-essential cmake pkg-config
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-  libdnnl-dev libcpp-httplib-dev libssl-dev
+  libdnnl-dev libcpp-httplib-dev libssl-dev zlib1g-dev
   clang libclang-rt-14-dev clang-format  # libFuzzer, sanitizer runtimes, formatter
 )
 

@@ -63,12 +63,10 @@ SENTENCES: list[tuple[str, str | None]] = [
     ("Good", None),  # 3
     ("The movie was fun!", None),  # 7
     ("great", "very bad"),  # 1 + 2 -> 6, token types 0/1
-    ("The actors played well, but the naïve story about a café was xylophone 中 boring.",
-     None),  # 20
-    ("Who made this film?", "The director did, in 2020 - and it was really good."),  # pair, 22
-    ("I never watch films like this one, but my people love it: the plot is long and "
-     "boring, the music is bad, the actors are funny (not well), and the end was the "
-     "worst scene of the year.", None),  # 45
+    ("The actors played well, but the naïve café story was xylophone 中 boring.", None),  # 20
+    ("Who made this film?", "The director did, in 2020."),  # 7 + 10 -> 17
+    ("I never watch films like this, but people love it: the plot is long and boring, the "
+     "music is bad, and the end was (the worst) scene of the year.", None),  # 41
 ]
 
 
@@ -228,7 +226,8 @@ def run_model(model_cls, folder: Path, inputs: dict[str, torch.Tensor], full: bo
     add_normalized(out)
     if hasattr(result, "logits"):
         out["logits"] = result.logits
-    return {k: v.contiguous() for k, v in out.items()}
+    # clone: last_hidden_state and the last hidden_states entry share storage.
+    return {k: v.contiguous().clone() for k, v in out.items()}
 
 
 def check_same(name: str, got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
@@ -242,13 +241,16 @@ def float64_error(model_cls, folder: Path, inputs, out32) -> float:
     """Largest |float32 - float64| over real tokens of last_hidden_state."""
     out64 = run_model(model_cls, folder, inputs, full=False, dtype=torch.float64)
     mask = inputs["attention_mask"].bool()
-    return (out32["last_hidden_state"][mask].double() - out64["last_hidden_state"][mask]).abs().max().item()
+    diff = out32["last_hidden_state"][mask].double() - out64["last_hidden_state"][mask]
+    return diff.abs().max().item()
 
 
 def write_fixture(folder: Path, inputs, records, outputs, model_type: str) -> None:
     tensors = dict(inputs)
     tensors.update(outputs)
-    metadata = {"model_type": model_type, "generator": "tools/make_encoder_fixtures.py"}
+    # One metadata key: safetensors writes several in a random order, which
+    # would change the committed bytes on every run.
+    metadata = {"generator": "tools/make_encoder_fixtures.py"}
     save_file(tensors, str(folder / "expected.safetensors"), metadata=metadata)
     document = {"model_type": model_type, "padded_length": int(inputs["input_ids"].shape[1]),
                 "pad_token_id": 0, "sentences": records}
@@ -272,6 +274,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent.parent / "tests/data/encoder")
     args = parser.parse_args()
+    # One thread: a GEMM split across threads may sum in a different order from
+    # run to run, and the committed files should only change when inputs do.
+    torch.set_num_threads(1)
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     vocab = build_vocab()
@@ -324,7 +329,8 @@ def main() -> int:
     shutil.copy(out_root / "bert_tiny/config.json", folder / "config.json")
     state = load_file(str(out_root / "bert_tiny/model.safetensors"))
     renamed = legacy_names(state)
-    if sum(k.endswith((".gamma", ".beta")) for k in renamed) != 2 * (2 * bert_args["num_hidden_layers"] + 1):
+    layer_norms = 2 * bert_args["num_hidden_layers"] + 1  # embeddings + 2 per layer
+    if sum(k.endswith((".gamma", ".beta")) for k in renamed) != 2 * layer_norms:
         raise SystemExit("bert_tiny_legacy_names: unexpected number of LayerNorm tensors")
     save_file(renamed, str(folder / "model.safetensors"), metadata={"format": "pt"})
     write_tokenizer_files(folder, vocab, "BertTokenizer")

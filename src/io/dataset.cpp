@@ -126,7 +126,7 @@ Table parse_table(std::string_view text, const std::string& source, const TableO
         nlohmann::json object;
         try {
           object = nlohmann::json::parse(row);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
           throw ParseError(source + ":" + std::to_string(line) + ": not valid JSON: " + e.what());
         }
         if (!object.is_object()) {

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 json parse(std::string_view text, const std::string& name) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw ParseError(name + ": not valid JSON: " + e.what());
   }
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "bertlite/error.h"
+#include "io/hub.h"
 
 namespace bertlite::io {
 namespace fs = std::filesystem;
@@ -38,6 +39,17 @@ fs::path resolve_model(const std::string& name_or_path) {
       if (fs::is_directory(candidate)) return candidate;
     }
     searched += (searched.empty() ? "" : ", ") + folder.string();
+  }
+  if (is_hub_model_name(name_or_path)) {
+    try {
+      return hub_model_snapshot(HubSettings::from_environment(), name_or_path);
+    } catch (const Error& error) {
+      throw IoError(std::string(error.what()) + " (and '" + name_or_path +
+                    "' is not a folder, nor in " + searched + ")" +
+                    (name_or_path == kDefaultModel
+                         ? "; run scripts/setup.sh to install the default model"
+                         : ""));
+    }
   }
   throw IoError("model '" + name_or_path + "' not found: not a folder, and not in " + searched +
                 " (run scripts/setup.sh to install the default model)");

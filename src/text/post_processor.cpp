@@ -33,6 +33,14 @@ std::size_t PostProcessor::num_special_tokens(bool pair) const {
   return count;
 }
 
+std::vector<std::int32_t> PostProcessor::special_ids() const {
+  std::vector<std::int32_t> ids;
+  for (const auto* pieces : {&single_, &pair_}) {
+    for (const auto& piece : *pieces) ids.insert(ids.end(), piece.ids.begin(), piece.ids.end());
+  }
+  return ids;
+}
+
 std::size_t truncate_longest_first(TokenSequence& a, TokenSequence* b, std::size_t budget) {
   const std::size_t total = a.ids.size() + (b ? b->ids.size() : 0);
   if (total <= budget) return 0;

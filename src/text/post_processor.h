@@ -37,6 +37,8 @@ class PostProcessor {
   static PostProcessor none();
 
   std::size_t num_special_tokens(bool pair) const;
+  // Every id the templates add.
+  std::vector<std::int32_t> special_ids() const;
 
   // Truncates `a` (and `b`) to fit options.max_length and builds the encoding.
   // Returns how many tokens truncation removed. Throws InvalidArgument when max_length

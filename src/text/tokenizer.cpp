@@ -179,6 +179,9 @@ Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
   tokenize(a, s.a);
   if (b) tokenize(*b, s.b);
   Encoding e = post_processor.process(s.a, b ? &s.b : nullptr, options);
+  if (options.padding != Padding::kNone && pad_id < 0) {
+    throw InvalidArgument("padding needs a pad token, and the vocabulary has none");
+  }
   if (options.padding == Padding::kMaxLength && options.max_length > 0) {
     std::size_t length = options.max_length;
     if (options.pad_to_multiple_of > 1) {

@@ -74,7 +74,7 @@ json parse_json(std::string_view text, const std::string& name) {
   text::check_utf8(text, name + ": ");
   try {
     return json::parse(text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
     throw ParseError(name + ": not valid JSON: " + error.what());
   }
 }
@@ -263,6 +263,12 @@ Tokenizer Tokenizer::from_tokenizer_json_text(std::string_view text, std::string
   check_pre_tokenizer(root);
   auto added = read_added_tokens(root);
   auto post = read_post_processor(root);
+  for (std::int32_t id : post.special_ids()) {
+    if (id < 0 || static_cast<std::size_t>(id) >= vocab->size()) {
+      throw ParseError(name + ": post_processor: special token id " + std::to_string(id) +
+                       " is outside the vocabulary of " + std::to_string(vocab->size()));
+    }
+  }
   // The pad token named by the file's padding section, else BERT's.
   std::string pad_token = "[PAD]";
   if (root.has("padding")) pad_token = root.object("padding").string_or("pad_token", pad_token);

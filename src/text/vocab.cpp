@@ -40,28 +40,59 @@ void TokenTable::build(const std::vector<std::pair<std::string_view, std::int32_
   }
 }
 
-Vocab::Vocab(std::vector<std::string> tokens_by_id) : tokens_(std::move(tokens_by_id)) {
-  for (std::size_t id = 0; id < tokens_.size(); ++id) {
-    entries_.emplace_back(tokens_[id], static_cast<std::int32_t>(id));
+Vocab::Vocab(std::vector<std::string> tokens_by_id) {
+  std::vector<std::pair<std::string_view, std::int32_t>> entries;
+  entries.reserve(tokens_by_id.size());
+  for (std::size_t id = 0; id < tokens_by_id.size(); ++id) {
+    entries.emplace_back(tokens_by_id[id], static_cast<std::int32_t>(id));
   }
-  index();
+  table_.build(entries);  // copies the keys
+  tokens_ = std::move(tokens_by_id);
+  for (const auto& token : tokens_) max_token_bytes_ = std::max(max_token_bytes_, token.size());
 }
 
 Vocab::Vocab(std::vector<std::pair<std::string, std::int32_t>> token_ids) {
   std::int32_t max_id = -1;
+  std::vector<std::pair<std::string_view, std::int32_t>> entries;
+  entries.reserve(token_ids.size());
   for (const auto& [token, id] : token_ids) {
     if (id < 0) throw ParseError("vocab: token '" + token + "' has negative id " + std::to_string(id));
     max_id = std::max(max_id, id);
+    entries.emplace_back(token, id);
+    max_token_bytes_ = std::max(max_token_bytes_, token.size());
   }
+  // Ids index a table, so a sparse vocabulary with a huge id would cost gigabytes: real ones
+  // are dense (ids 0..n-1), and anything far beyond that is treated as a broken file.
+  const std::size_t id_limit = std::max<std::size_t>(std::size_t{1} << 20, 16 * token_ids.size());
+  if (max_id >= 0 && static_cast<std::size_t>(max_id) >= id_limit) {
+    throw ParseError("vocab: id " + std::to_string(max_id) + " is far beyond the " +
+                     std::to_string(token_ids.size()) + " tokens of the vocabulary");
+  }
+  // Every token is findable, even when two share an id; token(id) names the last of them.
+  table_.build(entries);
   tokens_.resize(static_cast<std::size_t>(max_id + 1));
-  for (auto& [token, id] : token_ids) tokens_[id] = std::move(token);
-  for (const auto& [token, id] : token_ids) entries_.emplace_back(tokens_[id], id);
-  index();
+  std::vector<bool> taken(tokens_.size());
+  for (auto it = token_ids.rbegin(); it != token_ids.rend(); ++it) {
+    auto& [token, id] = *it;
+    if (taken[id]) {
+      shadowed_.emplace_back(std::move(token), id);
+    } else {
+      taken[id] = true;
+      tokens_[id] = std::move(token);
+    }
+  }
 }
 
-void Vocab::index() {
-  table_.build(entries_);
-  for (const auto& token : tokens_) max_token_bytes_ = std::max(max_token_bytes_, token.size());
+std::vector<std::pair<std::string_view, std::int32_t>> Vocab::entries() const {
+  std::vector<std::pair<std::string_view, std::int32_t>> all;
+  all.reserve(tokens_.size() + shadowed_.size());
+  for (std::size_t id = 0; id < tokens_.size(); ++id) {
+    if (find(tokens_[id]) == static_cast<std::int32_t>(id)) all.emplace_back(tokens_[id], static_cast<std::int32_t>(id));
+  }
+  for (const auto& [token, id] : shadowed_) {
+    if (find(token) == id) all.emplace_back(token, id);
+  }
+  return all;
 }
 
 Vocab Vocab::from_file(const std::filesystem::path& path) {

@@ -94,11 +94,6 @@ class TokenTable {
 class Vocab {
  public:
   Vocab() = default;
-  // Lookup tables point into the token strings, so a Vocab moves but never copies.
-  Vocab(const Vocab&) = delete;
-  Vocab& operator=(const Vocab&) = delete;
-  Vocab(Vocab&&) = default;
-  Vocab& operator=(Vocab&&) = default;
   // Tokens in id order: entries[i] has id i.
   explicit Vocab(std::vector<std::string> tokens_by_id);
   // (token, id) pairs as tokenizer.json lists them; ids need not be contiguous.
@@ -112,6 +107,9 @@ class Vocab {
   // Id of `token`, or -1 when it is not in the vocabulary.
   std::int32_t find(std::string_view token) const { return table_.find(token); }
   const TokenTable& table() const { return table_; }
+  // Every (token, id) a look-up can return: repeated tokens once (with the id they find), and
+  // tokens that share an id with another (tokenizer.json allows it) included.
+  std::vector<std::pair<std::string_view, std::int32_t>> entries() const;
   // The token with id `id`; empty for an id outside the vocabulary.
   std::string_view token(std::int32_t id) const;
   // Number of ids (one past the largest id).
@@ -120,10 +118,9 @@ class Vocab {
   std::size_t max_token_bytes() const { return max_token_bytes_; }
 
  private:
-  void index();
-
   std::vector<std::string> tokens_;  // by id; "" where an id is unused
-  std::vector<std::pair<std::string_view, std::int32_t>> entries_;
+  // Tokens whose id another token also has (token(id) names the last one listed).
+  std::vector<std::pair<std::string, std::int32_t>> shadowed_;
   TokenTable table_;
   std::size_t max_token_bytes_ = 0;
 };

@@ -16,11 +16,9 @@ WordPiece::WordPiece(std::shared_ptr<const Vocab> vocab, WordPieceOptions option
   }
   const std::string_view prefix = options_.continuing_subword_prefix;
   std::vector<std::pair<std::string_view, std::int32_t>> continuations;
-  for (std::size_t id = 0; id < vocab_->size(); ++id) {
-    const std::string_view token = vocab_->token(static_cast<std::int32_t>(id));
-    if (token.empty() || vocab_->find(token) != static_cast<std::int32_t>(id)) continue;
+  for (const auto& [token, id] : vocab_->entries()) {
     if (token.size() > prefix.size() && token.starts_with(prefix)) {
-      continuations.emplace_back(token.substr(prefix.size()), static_cast<std::int32_t>(id));
+      continuations.emplace_back(token.substr(prefix.size()), id);
       max_continuation_bytes_ = std::max(max_continuation_bytes_, token.size() - prefix.size());
     }
   }

@@ -55,6 +55,27 @@ int resolve_threads(int requested) {
   return std::min(requested, cores);
 }
 
+namespace {
+// 0 until set_compute_threads is called; read on every kernel call, so an atomic.
+std::atomic<int> g_compute_threads{0};
+}  // namespace
+
+int set_compute_threads(int requested) {
+  const int threads = resolve_threads(requested);
+  g_compute_threads.store(threads, std::memory_order_relaxed);
+  return threads;
+}
+
+int compute_threads() {
+  const int threads = g_compute_threads.load(std::memory_order_relaxed);
+  if (threads > 0) return threads;
+  // First use: settle on all available cores once, so later calls do not re-read cgroup files.
+  int expected = 0;
+  const int cores = available_cores();
+  g_compute_threads.compare_exchange_strong(expected, cores, std::memory_order_relaxed);
+  return g_compute_threads.load(std::memory_order_relaxed);
+}
+
 void parallel_for(std::size_t n, std::size_t grain, int threads,
                   const std::function<void(std::size_t, std::size_t)>& body) {
   if (n == 0) return;

@@ -23,4 +23,13 @@ int resolve_threads(int requested);
 void parallel_for(std::size_t n, std::size_t grain, int threads,
                   const std::function<void(std::size_t begin, std::size_t end)>& body);
 
+// The thread count compute kernels (GEMM, layernorm, attention) use from now on: `requested`
+// goes through resolve_threads, so 0 means all available cores. Returns the count set. The
+// kernels layer reads it before each parallel region and hands it to OpenMP and oneDNN, so
+// util itself needs no OpenMP.
+int set_compute_threads(int requested);
+
+// The count last set by set_compute_threads; available_cores() until the first call.
+int compute_threads();
+
 }  // namespace bertlite::util

@@ -1,0 +1,183 @@
+// tests/kernels/linear_test.cpp - Linear (oneDNN) against linear_reference (double loops).
+//
+// Tolerance: inputs and weights are uniform in [-1, 1], so each output is a sum of K products
+// of size <= 1. float GEMM with any summation order stays within ~K * 2^-24 of the true sum in
+// the worst case and ~sqrt(K) * 2^-24 typically; we allow 1e-5 of max(1, max |y|), which for
+// K = 3072 is still 10x the typical error and catches any wrong element, layout or epilogue.
+#include "kernels/linear.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <tuple>
+
+#include "bertlite/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/ref/reference.h"
+#include "kernels/test_util.h"
+#include "util/threads.h"
+
+namespace bertlite::kernels {
+namespace {
+
+using testing::compare;
+using testing::random_vector;
+
+constexpr double kTolerance = 1e-5;
+
+struct Case {
+  int64_t M, K, N;
+};
+
+std::vector<float> run_reference(const std::vector<float>& x, const std::vector<float>& w,
+                                 const std::vector<float>* b, std::vector<float> y, const Case& c,
+                                 LinearEpilogue e) {
+  linear_reference(y.data(), x.data(), w.data(), b ? b->data() : nullptr, c.M, c.K, c.N, e);
+  return y;
+}
+
+class LinearShapes : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
+
+TEST_P(LinearShapes, MatchesReferenceForEveryEpilogueAndPlan) {
+  const auto [M, K, N] = GetParam();
+  const Case c{M, K, N};
+  const auto x = random_vector(M * K, 1);
+  const auto w = random_vector(N * K, 2);
+  const auto b = random_vector(N, 3);
+  const auto residual = random_vector(M * N, 4);
+  for (LinearPlan plan : {LinearPlan::kRuntimeM, LinearPlan::kPerM}) {
+    for (Activation act :
+         {Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh, Activation::kTanh}) {
+      for (bool accumulate : {false, true}) {
+        const LinearEpilogue e{act, accumulate};
+        SCOPED_TRACE("plan=" + std::to_string(int(plan)) + " act=" + std::to_string(int(act)) +
+                     " accumulate=" + std::to_string(accumulate));
+        const Linear linear(w.data(), b.data(), N, K, e, plan);
+        std::vector<float> y = residual;
+        linear.forward(y.data(), x.data(), M);
+        EXPECT_CLOSE(y, run_reference(x, w, &b, residual, c, e), kTolerance);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, LinearShapes,
+                         ::testing::Combine(::testing::Values(1, 7, 33),
+                                            ::testing::Values(48, 100, 384),
+                                            ::testing::Values(48, 144, 1536)));
+
+TEST(Linear, NoBias) {
+  const Case c{5, 64, 24};
+  const auto x = random_vector(c.M * c.K, 5);
+  const auto w = random_vector(c.N * c.K, 6);
+  const Linear linear(w.data(), nullptr, c.N, c.K);
+  std::vector<float> y(c.M * c.N, 123.0f);  // garbage that must be overwritten
+  linear.forward(y.data(), x.data(), c.M);
+  EXPECT_CLOSE(y, run_reference(x, w, nullptr, std::vector<float>(c.M * c.N), c, {}), kTolerance);
+  EXPECT_TRUE(linear.bias().empty());
+}
+
+TEST(Linear, OneLinearServesManyRowCounts) {
+  const int64_t K = 96, N = 80;
+  const auto w = random_vector(N * K, 7);
+  const auto b = random_vector(N, 8);
+  const Linear linear(w.data(), b.data(), N, K);
+  for (int64_t M : {1, 2, 3, 64, 65, 257, 1000}) {
+    const auto x = random_vector(M * K, 100 + M);
+    std::vector<float> y(M * N);
+    linear.forward(y.data(), x.data(), M);
+    EXPECT_CLOSE(y, run_reference(x, w, &b, std::vector<float>(M * N), Case{M, K, N}, {}),
+                 kTolerance)
+        << "M=" << M;
+  }
+}
+
+TEST(Linear, LargeKStaysWithinTolerance) {
+  const Case c{9, 3072, 40};
+  const auto x = random_vector(c.M * c.K, 9);
+  const auto w = random_vector(c.N * c.K, 10);
+  const auto b = random_vector(c.N, 11);
+  const Linear linear(w.data(), b.data(), c.N, c.K, {Activation::kGeluErf, false});
+  std::vector<float> y(c.M * c.N);
+  linear.forward(y.data(), x.data(), c.M);
+  EXPECT_CLOSE(y, run_reference(x, w, &b, y, c, linear.epilogue()), kTolerance);
+}
+
+TEST(Linear, WeightRoundTripsAndShapesAreReported) {
+  const auto w = random_vector(30 * 20, 12);
+  const Linear linear(w.data(), nullptr, 30, 20);
+  EXPECT_EQ(linear.weight(), w);
+  EXPECT_EQ(linear.out_features(), 30);
+  EXPECT_EQ(linear.in_features(), 20);
+  EXPECT_FALSE(linear.implementation().empty());
+}
+
+TEST(Linear, CopiesItsInputs) {
+  auto w = random_vector(16 * 8, 13);
+  auto b = random_vector(16, 14);
+  const auto w_copy = w, b_copy = b;
+  const Linear linear(w.data(), b.data(), 16, 8);
+  std::fill(w.begin(), w.end(), 0.0f);
+  std::fill(b.begin(), b.end(), 0.0f);
+  const auto x = random_vector(3 * 8, 15);
+  std::vector<float> y(3 * 16);
+  linear.forward(y.data(), x.data(), 3);
+  EXPECT_CLOSE(y, run_reference(x, w_copy, &b_copy, y, Case{3, 8, 16}, {}), kTolerance);
+}
+
+TEST(Linear, ReferenceModeRunsTheReference) {
+  const Case c{4, 32, 12};
+  const auto x = random_vector(c.M * c.K, 16);
+  const auto w = random_vector(c.N * c.K, 17);
+  const auto b = random_vector(c.N, 18);
+  const Linear linear(w.data(), b.data(), c.N, c.K, {Activation::kTanh, false});
+  std::vector<float> y(c.M * c.N);
+  set_reference_mode(true);
+  linear.forward(y.data(), x.data(), c.M);
+  set_reference_mode(false);
+  // Bit-identical: the very same function ran.
+  EXPECT_EQ(y, run_reference(x, w, &b, y, c, linear.epilogue()));
+}
+
+TEST(Linear, ThreadCountChangesAndConcurrentCallsGiveTheSameResult) {
+  const Case c{50, 128, 96};
+  const auto x = random_vector(c.M * c.K, 19);
+  const auto w = random_vector(c.N * c.K, 20);
+  const auto b = random_vector(c.N, 21);
+  const auto expected = run_reference(x, w, &b, std::vector<float>(c.M * c.N), c, {});
+  const Linear linear(w.data(), b.data(), c.N, c.K);
+  const int before = util::compute_threads();
+  for (int threads : {1, 2, 1}) {
+    util::set_compute_threads(threads);
+    std::vector<float> y(c.M * c.N);
+    linear.forward(y.data(), x.data(), c.M);
+    EXPECT_CLOSE(y, expected, kTolerance) << "threads=" << threads;
+  }
+  util::set_compute_threads(before);
+  std::vector<float> y1(c.M * c.N), y2(c.M * c.N);
+  std::thread t1([&] {
+    for (int i = 0; i < 20; ++i) linear.forward(y1.data(), x.data(), c.M);
+  });
+  std::thread t2([&] {
+    for (int i = 0; i < 20; ++i) linear.forward(y2.data(), x.data(), c.M);
+  });
+  t1.join();
+  t2.join();
+  EXPECT_CLOSE(y1, expected, kTolerance);
+  EXPECT_CLOSE(y2, expected, kTolerance);
+}
+
+TEST(Linear, RejectsBadArguments) {
+  const auto w = random_vector(8, 22);
+  EXPECT_THROW(Linear(w.data(), nullptr, 0, 8), InvalidArgument);
+  EXPECT_THROW(Linear(w.data(), nullptr, 8, 0), InvalidArgument);
+  EXPECT_THROW(Linear(nullptr, nullptr, 1, 8), InvalidArgument);
+  const Linear linear(w.data(), nullptr, 1, 8);
+  std::vector<float> y(1), x(8);
+  EXPECT_THROW(linear.forward(y.data(), x.data(), -1), InvalidArgument);
+  EXPECT_THROW(linear.forward(nullptr, x.data(), 1), InvalidArgument);
+  EXPECT_NO_THROW(linear.forward(nullptr, nullptr, 0));
+}
+
+}  // namespace
+}  // namespace bertlite::kernels
