@@ -8,8 +8,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "bertlite: from sentences to a BERT-based classifier, on the CPU.\n"
-      "Models are folders of Hugging Face files, or names looked up in $BERTLITE_MODELS and the\n"
-      "project's models/ folder (default: all-MiniLM-L6-v2, installed by scripts/setup.sh)."};
+      "Models are folders of Hugging Face files, or names looked up in $BERTLITE_MODELS, the\n"
+      "project's models/ folder (default: all-MiniLM-L6-v2, installed by scripts/setup.sh), then\n"
+      "the Hugging Face hub cache, downloading what is missing (org/name[@revision])."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "bertlite 0.1.0");
   bertlite::cli::add_tokenize_command(app);

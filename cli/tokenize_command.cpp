@@ -48,12 +48,8 @@ void print_table(const Tokenizer& tokenizer, const Encoding& e, std::ostream& ou
 nlohmann::json to_json(const Tokenizer& tokenizer, const Encoding& e) {
   nlohmann::json offsets = nlohmann::json::array();
   for (const Offset& o : e.offsets) offsets.push_back({o.begin, o.end});
-  return {{"tokens", tokenizer.tokens(e.ids)},
-          {"ids", e.ids},
-          {"type_ids", e.type_ids},
-          {"attention_mask", e.attention_mask},
-          {"offsets", offsets},
-          {"truncated", e.truncated}};
+  return {{"tokens", tokenizer.tokens(e.ids)},  {"ids", e.ids},       {"type_ids", e.type_ids},
+          {"attention_mask", e.attention_mask}, {"offsets", offsets}, {"truncated", e.truncated}};
 }
 
 void run(const TokenizeOptions& options) {
@@ -73,7 +69,8 @@ void run(const TokenizeOptions& options) {
   if (options.pair.empty()) {
     encodings = tokenizer.encode_batch(texts, encode, options.threads);
   } else {
-    for (const auto& text : texts) encodings.push_back(tokenizer.encode(text, options.pair, encode));
+    for (const auto& text : texts)
+      encodings.push_back(tokenizer.encode(text, options.pair, encode));
   }
   for (std::size_t i = 0; i < encodings.size(); ++i) {
     if (options.json) {

@@ -11,9 +11,10 @@ Hugging Face fixes its thread count (RAYON_NUM_THREADS) when its thread pool sta
 encodes the corpus once to warm up, then --repeat timed times; the configurations are
 interleaved over --rounds rounds (in a rotating order) so that load from other processes on a
 shared machine falls on all of them alike, and every rate quoted is the median of all timed
-repetitions of that configuration.
+repetitions of that configuration. Process CPU time is recorded beside wall time: on a loaded
+machine it leaves out the time a process waited for a core.
 
-Before timing counts, the ids of every text are compared between all configurations (token
+In the first round, the ids of every text are compared between all configurations (token
 counts and ids, text by text); any difference fails the run with the first differing text.
 
 Corpora: "english" = every SST-2 train+dev sentence (data/sst2/*.tsv), repeated to --mb MB;
@@ -266,6 +267,9 @@ def bench_corpus(corpus_name: str, corpus: Path, thread_counts: list[int], args)
                     ids_out = Path(tmp) / f"{impl}-{threads}.ids"
                     dumps[(impl, threads)] = ids_out
                 result = run_config(impl, threads, corpus, args, ids_out)
+                if result["threads"] != threads:  # bertlite caps a request at the cores it has
+                    print(f"bench_tokenizer: warning: {impl} ran {result['threads']} threads, "
+                          f"not {threads}", file=sys.stderr)
                 runs[(impl, threads)].append(result)
                 print(f"[{corpus_name}] round {round_index + 1}/{args.rounds} {impl:13s} "
                       f"{threads}t: median {result['mb_per_s']:7.1f} MB/s", file=sys.stderr)

@@ -102,8 +102,8 @@ class Tokenizer {
   std::vector<Encoding> encode_batch(std::span<const std::string_view> texts,
                                      const EncodeOptions& options = {}, int threads = 0) const;
   std::vector<Encoding> encode_pair_batch(
-      std::span<const std::pair<std::string, std::string>> pairs,
-      const EncodeOptions& options = {}, int threads = 0) const;
+      std::span<const std::pair<std::string, std::string>> pairs, const EncodeOptions& options = {},
+      int threads = 0) const;
 
   // Text from ids: continuation pieces glued to their word, tokens joined by spaces, spaces
   // before punctuation and contractions cleaned up (Hugging Face's WordPiece decoder).

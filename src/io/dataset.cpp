@@ -21,7 +21,8 @@ std::vector<std::string> split_tsv(std::string_view line) {
   std::size_t start = 0;
   while (true) {
     const std::size_t tab = line.find('\t', start);
-    fields.emplace_back(line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
+    fields.emplace_back(
+        line.substr(start, tab == std::string_view::npos ? line.npos : tab - start));
     if (tab == std::string_view::npos) break;
     start = tab + 1;
   }
@@ -62,7 +63,8 @@ void parse_csv(std::string_view text, Table& table) {
                            ": unexpected character after a closing quote");
         }
       } else {
-        while (pos < text.size() && text[pos] != ',' && text[pos] != '\n') field.push_back(text[pos++]);
+        while (pos < text.size() && text[pos] != ',' && text[pos] != '\n')
+          field.push_back(text[pos++]);
         if (!field.empty() && field.back() == '\r') field.pop_back();
       }
       fields.push_back(field);
@@ -95,15 +97,16 @@ Table parse_table(std::string_view text, const std::string& source, const TableO
   Table table;
   table.source = source;
   if (const std::size_t bad = util::find_invalid_utf8(text); bad != std::string_view::npos) {
-    const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
+    const std::size_t line =
+        1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
     throw ParseError(source + ":" + std::to_string(line) + ": invalid UTF-8 at byte " +
                      std::to_string(bad) + " of the file");
   }
   TableFormat format = options.format;
   if (format == TableFormat::kAuto) {
     const std::string ext = std::filesystem::path(source).extension().string();
-    format = ext == ".tsv" ? TableFormat::kTsv
-             : ext == ".csv" ? TableFormat::kCsv
+    format = ext == ".tsv"                         ? TableFormat::kTsv
+             : ext == ".csv"                       ? TableFormat::kCsv
              : (ext == ".jsonl" || ext == ".json") ? TableFormat::kJsonl
                                                    : TableFormat::kPlain;
   }
@@ -140,7 +143,8 @@ Table parse_table(std::string_view text, const std::string& source, const TableO
             fields.emplace_back();
             it = table.names.end() - 1;
           }
-          fields[it - table.names.begin()] = value.is_string() ? value.get<std::string>() : value.dump();
+          fields[it - table.names.begin()] =
+              value.is_string() ? value.get<std::string>() : value.dump();
         }
         table.rows.push_back(std::move(fields));
       }
@@ -170,8 +174,9 @@ std::vector<std::string> column(const Table& table, const std::string& name) {
     if (ec != std::errc() || end != name.data() + name.size()) {
       std::string known;
       for (const auto& n : table.names) known += (known.empty() ? "" : ", ") + n;
-      throw InvalidArgument(table.source + ": no column '" + name + "'" +
-                            (known.empty() ? " (columns are numbered from 0)" : " (columns: " + known + ")"));
+      throw InvalidArgument(
+          table.source + ": no column '" + name + "'" +
+          (known.empty() ? " (columns are numbered from 0)" : " (columns: " + known + ")"));
     }
   }
   std::vector<std::string> values;

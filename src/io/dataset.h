@@ -39,7 +39,8 @@ TableFormat parse_table_format(const std::string& name);
 Table read_table(const std::filesystem::path& path, const TableOptions& options = {});
 // Same, from text already in memory; `source` names it in messages, and its extension
 // decides kAuto.
-Table parse_table(std::string_view text, const std::string& source, const TableOptions& options = {});
+Table parse_table(std::string_view text, const std::string& source,
+                  const TableOptions& options = {});
 
 // The values of one column: `column` is a name (header / JSONL key) or a 0-based index.
 // Throws ParseError naming the line of the first row that lacks it.

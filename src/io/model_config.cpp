@@ -67,9 +67,11 @@ ModelConfig parse_model_config(std::string_view text, const std::string& name) {
     c.intermediate = positive(config, name, {"intermediate_size"});
     c.max_positions = positive(config, name, {"max_position_embeddings"});
     c.type_vocab_size = positive(config, name, {"type_vocab_size"});
-    c.activation = parse_activation(string_or(config, "hidden_act", "gelu", name), name, "hidden_act");
+    c.activation =
+        parse_activation(string_or(config, "hidden_act", "gelu", name), name, "hidden_act");
     if (config.contains("layer_norm_eps")) {
-      if (!config.at("layer_norm_eps").is_number() || config.at("layer_norm_eps").get<double>() <= 0) {
+      if (!config.at("layer_norm_eps").is_number() ||
+          config.at("layer_norm_eps").get<double>() <= 0) {
         throw ParseError(name + ": layer_norm_eps: expected a positive number");
       }
       c.layer_norm_eps = config.at("layer_norm_eps").get<double>();
@@ -87,7 +89,8 @@ ModelConfig parse_model_config(std::string_view text, const std::string& name) {
     c.intermediate = positive(config, name, {"hidden_dim"});
     c.max_positions = positive(config, name, {"max_position_embeddings"});
     c.type_vocab_size = 0;
-    c.activation = parse_activation(string_or(config, "activation", "gelu", name), name, "activation");
+    c.activation =
+        parse_activation(string_or(config, "activation", "gelu", name), name, "activation");
     c.layer_norm_eps = 1e-12;  // fixed in transformers' DistilBERT, not a config field
   } else {
     throw Unsupported(name + ": model_type '" + model_type +
@@ -141,18 +144,24 @@ const char* architecture_name(Architecture a) {
 
 const char* activation_name(Activation a) {
   switch (a) {
-    case Activation::kGeluErf: return "gelu (erf)";
-    case Activation::kGeluTanh: return "gelu (tanh)";
-    case Activation::kRelu: return "relu";
+    case Activation::kGeluErf:
+      return "gelu (erf)";
+    case Activation::kGeluTanh:
+      return "gelu (tanh)";
+    case Activation::kRelu:
+      return "relu";
   }
   return "?";
 }
 
 const char* pooling_name(Pooling p) {
   switch (p) {
-    case Pooling::kCls: return "cls";
-    case Pooling::kMean: return "mean";
-    case Pooling::kPooler: return "pooler";
+    case Pooling::kCls:
+      return "cls";
+    case Pooling::kMean:
+      return "mean";
+    case Pooling::kPooler:
+      return "pooler";
   }
   return "?";
 }

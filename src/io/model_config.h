@@ -24,12 +24,12 @@ enum class Pooling { kCls, kMean, kPooler };
 struct ModelConfig {
   Architecture architecture = Architecture::kBert;
   std::int64_t vocab_size = 0;
-  std::int64_t hidden = 0;          // H
+  std::int64_t hidden = 0;  // H
   std::int64_t layers = 0;
-  std::int64_t heads = 0;           // NH; head size D = H / NH
-  std::int64_t intermediate = 0;    // FFN width
-  std::int64_t max_positions = 0;   // longest input the position table covers
-  std::int64_t type_vocab_size = 0; // 0 for DistilBERT (no token types)
+  std::int64_t heads = 0;            // NH; head size D = H / NH
+  std::int64_t intermediate = 0;     // FFN width
+  std::int64_t max_positions = 0;    // longest input the position table covers
+  std::int64_t type_vocab_size = 0;  // 0 for DistilBERT (no token types)
   double layer_norm_eps = 1e-12;
   Activation activation = Activation::kGeluErf;
   // Defaults for features: sentence-transformers folders name their pooling and whether they

@@ -21,8 +21,8 @@ void write_npy(const std::filesystem::path& path, std::span<const float> data, s
   }
   // Format 1.0: magic, version, header length (uint16), then a Python dict literal padded with
   // spaces and ending in '\n' so that the data starts on a 64-byte boundary.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
-                       ", " + std::to_string(cols) + "), }";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
@@ -46,7 +46,8 @@ NpyMatrix read_npy(const std::filesystem::path& path) {
   const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_length, offset;
   if (major == 1) {
-    header_length = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    header_length =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     offset = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) throw ParseError(name + ": truncated header");
@@ -99,11 +100,13 @@ NpyMatrix read_npy(const std::filesystem::path& path) {
     m.rows = dims[0];
     m.cols = dims[1];
   } else {
-    throw ParseError(name + ": expected a 1-D or 2-D array, found " + std::to_string(dims.size()) + "-D");
+    throw ParseError(name + ": expected a 1-D or 2-D array, found " + std::to_string(dims.size()) +
+                     "-D");
   }
   const std::size_t count = static_cast<std::size_t>(m.rows) * static_cast<std::size_t>(m.cols);
   const std::size_t element = f8 ? 8 : 4;
-  if (count > (bytes.size() - data_start) / element || bytes.size() - data_start != count * element) {
+  if (count > (bytes.size() - data_start) / element ||
+      bytes.size() - data_start != count * element) {
     throw ParseError(name + ": data holds " + std::to_string(bytes.size() - data_start) +
                      " bytes, shape needs " + std::to_string(count * element));
   }

@@ -17,7 +17,8 @@ void PackedBatch::add(std::span<const std::int32_t> sequence_ids,
   } else {
     type_ids.insert(type_ids.end(), sequence_ids.size(), 0);
   }
-  for (std::size_t i = 0; i < sequence_ids.size(); ++i) positions.push_back(static_cast<std::int32_t>(i));
+  for (std::size_t i = 0; i < sequence_ids.size(); ++i)
+    positions.push_back(static_cast<std::int32_t>(i));
   starts.push_back(static_cast<std::int64_t>(ids.size()));
 }
 
@@ -47,9 +48,12 @@ namespace {
 
 kernels::Activation activation_of(io::Activation a) {
   switch (a) {
-    case io::Activation::kGeluErf: return kernels::Activation::kGeluErf;
-    case io::Activation::kGeluTanh: return kernels::Activation::kGeluTanh;
-    case io::Activation::kRelu: break;
+    case io::Activation::kGeluErf:
+      return kernels::Activation::kGeluErf;
+    case io::Activation::kGeluTanh:
+      return kernels::Activation::kGeluTanh;
+    case io::Activation::kRelu:
+      break;
   }
   throw Unsupported("the relu activation is not implemented by the kernels yet");
 }
@@ -85,7 +89,8 @@ Encoder Encoder::load(const std::filesystem::path& folder) {
     });
   }
   if (e.weights_.pooler.weight) {
-    e.pooler_ = std::make_unique<kernels::Linear>(make_linear(e.weights_.pooler, {kernels::Activation::kTanh, false}));
+    e.pooler_ = std::make_unique<kernels::Linear>(
+        make_linear(e.weights_.pooler, {kernels::Activation::kTanh, false}));
   }
   EncoderWeights counted;
   for (const ParameterSpec& spec : parameter_table(c, counted)) {
@@ -111,7 +116,8 @@ void Encoder::forward(const PackedBatch& batch, std::vector<float>& hidden,
 
   // Embeddings: word + position (+ token type), then LayerNorm.
   kernels::embedding_lookup(x, weights_.word_embeddings, batch.ids.data(), T, H, c.vocab_size);
-  kernels::embedding_add(x, weights_.position_embeddings, batch.positions.data(), T, H, c.max_positions);
+  kernels::embedding_add(x, weights_.position_embeddings, batch.positions.data(), T, H,
+                         c.max_positions);
   if (weights_.token_type_embeddings) {
     kernels::embedding_add(x, weights_.token_type_embeddings, batch.type_ids.data(), T, H,
                            c.type_vocab_size);
@@ -162,7 +168,8 @@ std::vector<float> Encoder::pool(const PackedBatch& batch, const std::vector<flo
   }
   if (pooling == io::Pooling::kPooler) {
     if (!pooler_) {
-      throw InvalidArgument(config_.source + ": the model has no pooler weights; use cls or mean pooling");
+      throw InvalidArgument(config_.source +
+                            ": the model has no pooler weights; use cls or mean pooling");
     }
     std::vector<float> cls = out;
     pooler_->forward(out.data(), cls.data(), B);

@@ -42,7 +42,8 @@ struct PackedBatch {
   std::int64_t tokens() const { return static_cast<std::int64_t>(ids.size()); }
   std::int64_t sequences() const { return static_cast<std::int64_t>(starts.size()) - 1; }
   // Appends one sequence.
-  void add(std::span<const std::int32_t> sequence_ids, std::span<const std::int32_t> sequence_type_ids);
+  void add(std::span<const std::int32_t> sequence_ids,
+           std::span<const std::int32_t> sequence_type_ids);
   void clear();
 };
 

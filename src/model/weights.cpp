@@ -28,10 +28,12 @@ std::vector<ParameterSpec> parameter_table(const io::ModelConfig& c, EncoderWeig
   std::vector<ParameterSpec> table;
   w.layers.assign(static_cast<std::size_t>(c.layers), LayerWeights{});
   table.push_back({"embeddings.word_embeddings.weight", {c.vocab_size, H}, &w.word_embeddings});
-  table.push_back({"embeddings.position_embeddings.weight", {c.max_positions, H}, &w.position_embeddings});
+  table.push_back(
+      {"embeddings.position_embeddings.weight", {c.max_positions, H}, &w.position_embeddings});
   add_norm(table, "embeddings.LayerNorm", w.embedding_norm, H);
   if (c.architecture == io::Architecture::kBert) {
-    table.push_back({"embeddings.token_type_embeddings.weight", {c.type_vocab_size, H},
+    table.push_back({"embeddings.token_type_embeddings.weight",
+                     {c.type_vocab_size, H},
                      &w.token_type_embeddings});
     for (std::int64_t i = 0; i < c.layers; ++i) {
       LayerWeights& l = w.layers[i];
@@ -101,7 +103,8 @@ EncoderWeights bind_weights(const io::ModelConfig& config, const io::TensorFile&
   for (ParameterSpec& spec : table) {
     const std::string name = resolve_tensor_name(file, spec.name);
     if (name.empty()) {
-      if (!spec.optional) problem(spec.name + ": missing (expected " + io::format_shape(spec.shape) + ")");
+      if (!spec.optional)
+        problem(spec.name + ": missing (expected " + io::format_shape(spec.shape) + ")");
       continue;
     }
     const io::TensorInfo* info = file.find(name);

@@ -54,7 +54,8 @@ void AddedTokens::split(std::string_view text, std::vector<Segment>& segments) c
           {static_cast<std::uint32_t>(plain_begin), static_cast<std::uint32_t>(pos), -1});
     }
     const std::size_t end = pos + match->content.size();
-    segments.push_back({static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(end), match->id});
+    segments.push_back(
+        {static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(end), match->id});
     pos = plain_begin = end;
   }
   if (text.size() > plain_begin) {

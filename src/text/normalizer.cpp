@@ -16,7 +16,8 @@ Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
         mapped = ' ';
       }
     }
-    if (options_.lowercase && c >= 'A' && c <= 'Z') mapped = static_cast<std::int16_t>(c - 'A' + 'a');
+    if (options_.lowercase && c >= 'A' && c <= 'Z')
+      mapped = static_cast<std::int16_t>(c - 'A' + 'a');
     ascii_map_[c] = mapped;
   }
 }

@@ -14,7 +14,7 @@ const std::array<CharClass, 128>& ascii_classes() {
   static const std::array<CharClass, 128> table = [] {
     std::array<CharClass, 128> t{};
     for (char32_t c = 0; c < 128; ++c) {
-      t[c] = is_whitespace(c) ? CharClass::kSpace
+      t[c] = is_whitespace(c)    ? CharClass::kSpace
              : is_punctuation(c) ? CharClass::kPunct
                                  : CharClass::kWord;
     }
@@ -39,7 +39,7 @@ void pre_tokenize(std::string_view text, std::vector<Span>& words) {
       ++pos;
     } else {
       const char32_t cp = decode_utf8(text, pos);
-      cls = is_whitespace(cp) ? CharClass::kSpace
+      cls = is_whitespace(cp)    ? CharClass::kSpace
             : is_punctuation(cp) ? CharClass::kPunct
                                  : CharClass::kWord;
     }

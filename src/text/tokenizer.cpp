@@ -29,9 +29,9 @@ Scratch& scratch() {
 
 Tokenizer::Impl::Impl(std::shared_ptr<const text::Vocab> vocab_in,
                       text::NormalizerOptions normalizer_options,
-                      text::WordPieceOptions wordpiece_options,
-                      std::vector<text::AddedToken> added, text::PostProcessor post,
-                      std::string pad_token, DecoderOptions decoder_options, TokenizerInfo info_in)
+                      text::WordPieceOptions wordpiece_options, std::vector<text::AddedToken> added,
+                      text::PostProcessor post, std::string pad_token,
+                      DecoderOptions decoder_options, TokenizerInfo info_in)
     : vocab(std::move(vocab_in)),
       normalizer(normalizer_options),
       wordpiece(vocab, std::move(wordpiece_options)),
@@ -104,8 +104,7 @@ void Tokenizer::Impl::tokenize_segment(std::string_view text, std::uint32_t begi
 }
 
 bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_t begin,
-                                             std::uint32_t end,
-                                             text::TokenSequence& out) const {
+                                             std::uint32_t end, text::TokenSequence& out) const {
   Scratch& s = scratch();
   const std::size_t ids_before = out.ids.size();
   // Emits the word text[word_begin, word_end); `hash` is the running hash of its normalized
@@ -142,7 +141,8 @@ bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_
         break;
       case AsciiAction::kPunct: {
         const unsigned char normalized = static_cast<unsigned char>(ascii_normalized_[byte]);
-        emit_word(pos, pos + 1, text::TokenTable::hash_step(text::TokenTable::kHashSeed, normalized),
+        emit_word(pos, pos + 1,
+                  text::TokenTable::hash_step(text::TokenTable::kHashSeed, normalized),
                   normalized != byte);
         ++pos;
         break;
@@ -158,7 +158,8 @@ bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_
           hash = text::TokenTable::hash_step(hash, normalized);
           changes |= normalized != b;
           ++pos;
-        } while (pos < end && ascii_action_[static_cast<unsigned char>(text[pos])] == AsciiAction::kWord);
+        } while (pos < end &&
+                 ascii_action_[static_cast<unsigned char>(text[pos])] == AsciiAction::kWord);
         emit_word(word_begin, pos, hash, changes);
         break;
       }
@@ -230,15 +231,16 @@ void pad_batch(std::vector<Encoding>& batch, const EncodeOptions& options, std::
 template <typename EncodeOne>
 std::vector<Encoding> encode_many(std::size_t n, int threads, const EncodeOne& encode_one) {
   std::vector<Encoding> out(n);
-  util::parallel_for(n, 256, util::resolve_threads(threads), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      try {
-        out[i] = encode_one(i);
-      } catch (const Error& error) {
-        throw ParseError("text " + std::to_string(i) + ": " + error.what());
-      }
-    }
-  });
+  util::parallel_for(n, 256, util::resolve_threads(threads),
+                     [&](std::size_t begin, std::size_t end) {
+                       for (std::size_t i = begin; i < end; ++i) {
+                         try {
+                           out[i] = encode_one(i);
+                         } catch (const Error& error) {
+                           throw ParseError("text " + std::to_string(i) + ": " + error.what());
+                         }
+                       }
+                     });
   return out;
 }
 
@@ -247,8 +249,9 @@ std::vector<Encoding> encode_many(std::size_t n, int threads, const EncodeOne& e
 std::vector<Encoding> Tokenizer::encode_batch(std::span<const std::string_view> texts,
                                               const EncodeOptions& options, int threads) const {
   check_padding(*impl_, options);
-  auto batch = encode_many(texts.size(), threads,
-                           [&](std::size_t i) { return impl_->encode(texts[i], nullptr, options); });
+  auto batch = encode_many(texts.size(), threads, [&](std::size_t i) {
+    return impl_->encode(texts[i], nullptr, options);
+  });
   pad_batch(batch, options, impl_->pad_id);
   return batch;
 }
@@ -277,8 +280,9 @@ namespace {
 // as it is joined.
 void cleanup(std::string& token) {
   static constexpr std::pair<std::string_view, std::string_view> kRules[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},   {" ,", ","},   {" ' ", "'"},  {" n't", "n't"},
-      {" 'm", "'m"}, {" do not", " don't"},          {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+      {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
+      {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+      {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
   };
   for (const auto& [from, to] : kRules) {
     for (std::size_t pos = token.find(from); pos != std::string::npos;
@@ -322,13 +326,23 @@ std::vector<std::string> Tokenizer::tokens(std::span<const std::int32_t> ids) co
   return out;
 }
 
-std::string_view Tokenizer::token(std::int32_t id) const { return impl_->vocab->token(id); }
-std::int32_t Tokenizer::token_id(std::string_view token) const { return impl_->vocab->find(token); }
-std::int32_t Tokenizer::pad_id() const { return impl_->pad_id; }
-std::int32_t Tokenizer::unk_id() const { return impl_->wordpiece.unk_id(); }
+std::string_view Tokenizer::token(std::int32_t id) const {
+  return impl_->vocab->token(id);
+}
+std::int32_t Tokenizer::token_id(std::string_view token) const {
+  return impl_->vocab->find(token);
+}
+std::int32_t Tokenizer::pad_id() const {
+  return impl_->pad_id;
+}
+std::int32_t Tokenizer::unk_id() const {
+  return impl_->wordpiece.unk_id();
+}
 std::size_t Tokenizer::num_special_tokens(bool pair) const {
   return impl_->post_processor.num_special_tokens(pair);
 }
-const TokenizerInfo& Tokenizer::info() const { return impl_->info; }
+const TokenizerInfo& Tokenizer::info() const {
+  return impl_->info;
+}
 
 }  // namespace bertlite

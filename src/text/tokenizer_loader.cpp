@@ -57,8 +57,8 @@ class Fields {
   }
   [[noreturn]] void unsupported(const char* key, const std::string& what,
                                 const std::string& supported) const {
-    throw Unsupported(file_ + ": " + name(key) + ": " + what + " is not supported (supported: " +
-                      supported + ")");
+    throw Unsupported(file_ + ": " + name(key) + ": " + what +
+                      " is not supported (supported: " + supported + ")");
   }
   std::string name(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
   const json& node() const { return node_; }
@@ -149,7 +149,8 @@ std::vector<text::AddedToken> read_added_tokens(const Fields& root) {
   return tokens;
 }
 
-std::int32_t require_id(const text::Vocab& vocab, const std::string& token, const std::string& what) {
+std::int32_t require_id(const text::Vocab& vocab, const std::string& token,
+                        const std::string& what) {
   const std::int32_t id = vocab.find(token);
   if (id < 0) throw ParseError(what + ": token '" + token + "' is not in the vocabulary");
   return id;
@@ -233,7 +234,8 @@ std::vector<std::pair<std::string, std::int32_t>> read_vocab_object(const Fields
   std::vector<std::pair<std::string, std::int32_t>> entries;
   entries.reserve(vocab.size());
   for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
+        id.get<std::int64_t>() > INT32_MAX) {
       model.fail("vocab", "token '" + token + "' has an invalid id");
     }
     entries.emplace_back(token, id.get<std::int32_t>());
@@ -319,10 +321,9 @@ Tokenizer Tokenizer::from_vocab_file(const fs::path& vocab_path, const fs::path&
   TokenizerInfo info;
   info.source = where;
   info.model_max_length = read_model_max_length(config);
-  return Tokenizer(std::make_shared<const Impl>(vocab, normalizer, std::move(wordpiece),
-                                                std::move(added),
-                                                text::PostProcessor::bert(cls_id, sep_id), pad,
-                                                DecoderOptions{}, info));
+  return Tokenizer(std::make_shared<const Impl>(
+      vocab, normalizer, std::move(wordpiece), std::move(added),
+      text::PostProcessor::bert(cls_id, sep_id), pad, DecoderOptions{}, info));
 }
 
 Tokenizer Tokenizer::from_tokens(std::vector<std::string> tokens, bool lowercase,
@@ -338,7 +339,7 @@ Tokenizer Tokenizer::from_tokens(std::vector<std::string> tokens, bool lowercase
   const std::int32_t cls_id = vocab->find("[CLS]");
   const std::int32_t sep_id = vocab->find("[SEP]");
   text::PostProcessor post = cls_id >= 0 && sep_id >= 0 ? text::PostProcessor::bert(cls_id, sep_id)
-                                                       : text::PostProcessor::none();
+                                                        : text::PostProcessor::none();
   TokenizerInfo info;
   info.source = "token list";
   return Tokenizer(std::make_shared<const Impl>(vocab, normalizer, text::WordPieceOptions{},

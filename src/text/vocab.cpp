@@ -56,7 +56,8 @@ Vocab::Vocab(std::vector<std::pair<std::string, std::int32_t>> token_ids) {
   std::vector<std::pair<std::string_view, std::int32_t>> entries;
   entries.reserve(token_ids.size());
   for (const auto& [token, id] : token_ids) {
-    if (id < 0) throw ParseError("vocab: token '" + token + "' has negative id " + std::to_string(id));
+    if (id < 0)
+      throw ParseError("vocab: token '" + token + "' has negative id " + std::to_string(id));
     max_id = std::max(max_id, id);
     entries.emplace_back(token, id);
     max_token_bytes_ = std::max(max_token_bytes_, token.size());
@@ -87,7 +88,8 @@ std::vector<std::pair<std::string_view, std::int32_t>> Vocab::entries() const {
   std::vector<std::pair<std::string_view, std::int32_t>> all;
   all.reserve(tokens_.size() + shadowed_.size());
   for (std::size_t id = 0; id < tokens_.size(); ++id) {
-    if (find(tokens_[id]) == static_cast<std::int32_t>(id)) all.emplace_back(tokens_[id], static_cast<std::int32_t>(id));
+    if (find(tokens_[id]) == static_cast<std::int32_t>(id))
+      all.emplace_back(tokens_[id], static_cast<std::int32_t>(id));
   }
   for (const auto& [token, id] : shadowed_) {
     if (find(token) == id) all.emplace_back(token, id);

@@ -57,7 +57,8 @@ class TokenTable {
       if (slot.entry == kEmpty) return -1;
       if (slot.tag == tag) {
         const Key& k = keys_[slot.entry];
-        if (k.length == key.size() && equal_bytes(arena_.data() + k.offset, key.data(), key.size())) {
+        if (k.length == key.size() &&
+            equal_bytes(arena_.data() + k.offset, key.data(), key.size())) {
           return k.id;
         }
       }

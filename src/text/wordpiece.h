@@ -43,7 +43,8 @@ class WordPiece {
   std::int32_t whole_word_id(std::string_view word, std::uint64_t running_hash) const {
     // Longer words are either over the character limit or longer than any token: the full
     // algorithm decides those.
-    if (word.size() > max_piece_bytes_ || word.size() > options_.max_input_chars_per_word) return -1;
+    if (word.size() > max_piece_bytes_ || word.size() > options_.max_input_chars_per_word)
+      return -1;
     return vocab_->table().find_hashed(word, TokenTable::hash_finish(running_hash));
   }
 

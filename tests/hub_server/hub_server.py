@@ -161,9 +161,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "range": self.headers.get("Range"),
             "user_agent": self.headers.get("User-Agent"),
         }
-        status = self.serve_cdn(url, send_body) if self.role == "cdn" else self.serve_hub(url, send_body)
-        entry["status"] = status
+        # Logged before the response goes out, so a client that has its answer can rely on the
+        # request being in the log (a test that resets the log next must not race with it).
         self.state.count(entry)
+        entry["status"] = self.serve_cdn(url, send_body) if self.role == "cdn" else self.serve_hub(url, send_body)
 
     # --- the hub: /{repo_id}/resolve/{revision}/{filename} ---
     def serve_hub(self, url, send_body):

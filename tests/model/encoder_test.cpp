@@ -36,7 +36,8 @@ Fixture load_fixture(const std::string& name) {
   for (const auto& sentence : inputs.at("sentences")) {
     const auto ids = sentence.at("input_ids").get<std::vector<std::int32_t>>();
     std::vector<std::int32_t> types;
-    if (sentence.contains("token_type_ids")) types = sentence.at("token_type_ids").get<std::vector<std::int32_t>>();
+    if (sentence.contains("token_type_ids"))
+      types = sentence.at("token_type_ids").get<std::vector<std::int32_t>>();
     f.batch.add(ids, types);
     f.lengths.push_back(static_cast<std::int64_t>(ids.size()));
   }
@@ -45,7 +46,8 @@ Fixture load_fixture(const std::string& name) {
 }
 
 // Max abs difference between packed rows [T, C] and the real rows of a padded [B, P, C] tensor.
-double packed_vs_padded(const Fixture& f, const float* packed, std::int64_t C, const io::FloatTensor& padded) {
+double packed_vs_padded(const Fixture& f, const float* packed, std::int64_t C,
+                        const io::FloatTensor& padded) {
   double worst = 0;
   std::int64_t row = 0;
   for (std::size_t b = 0; b < f.lengths.size(); ++b) {
@@ -76,14 +78,18 @@ TEST_P(EncoderFixture, MatchesTransformersLayerByLayer) {
   const std::int64_t H = encoder.config().hidden;
   std::map<std::string, std::vector<float>> seen;
   std::vector<float> hidden;
-  encoder.forward(f.batch, hidden, [&](std::string_view name, int layer, const float* data,
-                                       std::int64_t rows, std::int64_t cols) {
-    const std::string key = name == "embeddings" ? "hidden_states.0"
-                            : name == "hidden"   ? "hidden_states." + std::to_string(layer + 1)
-                                                 : "layer." + std::to_string(layer) + "." + std::string(name);
-    seen[key].assign(data, data + rows * cols);
-  });
-  EXPECT_LE(packed_vs_padded(f, hidden.data(), H, f.expected.floats("last_hidden_state")), kTolerance);
+  encoder.forward(f.batch, hidden,
+                  [&](std::string_view name, int layer, const float* data, std::int64_t rows,
+                      std::int64_t cols) {
+                    const std::string key =
+                        name == "embeddings" ? "hidden_states.0"
+                        : name == "hidden"
+                            ? "hidden_states." + std::to_string(layer + 1)
+                            : "layer." + std::to_string(layer) + "." + std::string(name);
+                    seen[key].assign(data, data + rows * cols);
+                  });
+  EXPECT_LE(packed_vs_padded(f, hidden.data(), H, f.expected.floats("last_hidden_state")),
+            kTolerance);
   for (const auto& [key, values] : seen) {
     if (!f.expected.contains(key)) continue;  // derived fixtures store final outputs only
     const std::int64_t cols = static_cast<std::int64_t>(values.size()) / f.batch.tokens();
@@ -92,8 +98,11 @@ TEST_P(EncoderFixture, MatchesTransformersLayerByLayer) {
   for (io::Pooling pooling : {io::Pooling::kCls, io::Pooling::kMean, io::Pooling::kPooler}) {
     const std::string name = std::string("pooled.") + io::pooling_name(pooling);
     if (!f.expected.contains(name)) continue;
-    EXPECT_LE(max_abs(encoder.pool(f.batch, hidden, pooling, false), f.expected.floats(name)), kTolerance) << name;
-    EXPECT_LE(max_abs(encoder.pool(f.batch, hidden, pooling, true), f.expected.floats(name + "_normalized")),
+    EXPECT_LE(max_abs(encoder.pool(f.batch, hidden, pooling, false), f.expected.floats(name)),
+              kTolerance)
+        << name;
+    EXPECT_LE(max_abs(encoder.pool(f.batch, hidden, pooling, true),
+                      f.expected.floats(name + "_normalized")),
               kTolerance)
         << name;
   }
@@ -141,14 +150,15 @@ TEST_P(EncoderFixture, FastKernelsMatchTheReferencePath) {
   encoder.forward(f.batch, reference);
   kernels::set_reference_mode(false);
   double worst = 0;
-  for (std::size_t i = 0; i < fast.size(); ++i) worst = std::max(worst, std::abs(double(fast[i]) - reference[i]));
+  for (std::size_t i = 0; i < fast.size(); ++i)
+    worst = std::max(worst, std::abs(double(fast[i]) - reference[i]));
   EXPECT_LE(worst, kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EncoderFixture,
-                         ::testing::Values("bert_tiny", "bert_tiny_prefixed", "bert_tiny_legacy_names",
-                                           "bert_tiny_gelu_tanh", "distilbert_tiny",
-                                           "distilbert_tiny_prefixed"));
+                         ::testing::Values("bert_tiny", "bert_tiny_prefixed",
+                                           "bert_tiny_legacy_names", "bert_tiny_gelu_tanh",
+                                           "distilbert_tiny", "distilbert_tiny_prefixed"));
 
 TEST(Encoder, PrefixedAndLegacyNamesLoadTheSameWeights) {
   const Fixture f = load_fixture("bert_tiny");
@@ -168,7 +178,8 @@ TEST(Encoder, MisShapedTensorFailsByName) {
     bind_weights(c, file);
     FAIL();
   } catch (const ParseError& e) {
-    EXPECT_NE(std::string(e.what()).find("transformer.layer.0.attention.q_lin.weight: missing (expected [48, 48])"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "transformer.layer.0.attention.q_lin.weight: missing (expected [48, 48])"),
               std::string::npos)
         << e.what();
   }

@@ -8,20 +8,32 @@ namespace {
 
 TEST(Normalizer, AsciiCleanAndLowercase) {
   const Normalizer normalizer;
-  const NormalizedText n = normalizer.normalize("A\tB\x01" "C\r\nD");
-  EXPECT_EQ(n.text, "a b" "c  d");
+  const NormalizedText n = normalizer.normalize(
+      "A\tB\x01"
+      "C\r\nD");
+  EXPECT_EQ(n.text,
+            "a b"
+            "c  d");
   EXPECT_EQ(n.origin, (std::vector<std::uint32_t>{0, 1, 2, 4, 5, 6, 7}));
 }
 
 TEST(Normalizer, DropsNulReplacementCharAndFormatChars) {
   using namespace std::string_literals;
-  const NormalizedText n = Normalizer().normalize("a\0b\xEF\xBF\xBD" "c\xE2\x80\x8B" "d"s);
+  const NormalizedText n = Normalizer().normalize(
+      "a\0b\xEF\xBF\xBD"
+      "c\xE2\x80\x8B"
+      "d"s);
   EXPECT_EQ(n.text, "abcd");
   EXPECT_EQ(n.origin, (std::vector<std::uint32_t>{0, 2, 6, 10}));
 }
 
 TEST(Normalizer, UnicodeSpacesBecomeSpaces) {
-  EXPECT_EQ(Normalizer().normalize("a\xC2\xA0" "b\xE3\x80\x80" "c").text, "a b c");
+  EXPECT_EQ(Normalizer()
+                .normalize("a\xC2\xA0"
+                           "b\xE3\x80\x80"
+                           "c")
+                .text,
+            "a b c");
 }
 
 TEST(Normalizer, StripsAccentsKeepingOrigins) {
@@ -35,7 +47,9 @@ TEST(Normalizer, StripsAccentsKeepingOrigins) {
 }
 
 TEST(Normalizer, CjkCharactersGetSpacesMappedToThemselves) {
-  const NormalizedText n = Normalizer().normalize("a\xE4\xBD\xA0" "b");  // a你b
+  const NormalizedText n = Normalizer().normalize(
+      "a\xE4\xBD\xA0"
+      "b");  // a你b
   EXPECT_EQ(n.text, "a \xE4\xBD\xA0 b");
   EXPECT_EQ(n.origin, (std::vector<std::uint32_t>{0, 1, 1, 1, 1, 1, 4}));
 }

@@ -116,8 +116,9 @@ TEST(TransformersBert, RespectsNeverSplitTokens) {
 }
 
 TEST(TransformersBert, SplitsOnPunctuation) {
-  EXPECT_EQ(basic_tokenize("a\n'll !!to?'d of, can't."),
-            (Words{"a", "'", "ll", "!", "!", "to", "?", "'", "d", "of", ",", "can", "'", "t", "."}));
+  EXPECT_EQ(
+      basic_tokenize("a\n'll !!to?'d of, can't."),
+      (Words{"a", "'", "ll", "!", "!", "to", "?", "'", "d", "of", ",", "can", "'", "t", "."}));
 }
 
 TEST(TransformersBert, RemovesControlChars) {
@@ -134,7 +135,8 @@ TEST(TransformersBert, WordpieceTokenizer) {
 }
 
 TEST(TransformersBert, IsWhitespace) {
-  for (char32_t c : {U' ', U'\t', U'\r', U'\n', char32_t{0xA0}}) EXPECT_TRUE(text::is_whitespace(c));
+  for (char32_t c : {U' ', U'\t', U'\r', U'\n', char32_t{0xA0}})
+    EXPECT_TRUE(text::is_whitespace(c));
   EXPECT_FALSE(text::is_whitespace(U'A'));
   EXPECT_FALSE(text::is_whitespace(U'-'));
 }
@@ -187,8 +189,9 @@ TEST(TransformersBert, OffsetsWithSpecialCharacters) {
   ASSERT_EQ(e.offsets.size(), expected_chars.size());
   for (std::size_t i = 0; i < e.offsets.size(); ++i) {
     const Offset bytes = e.offsets[i];
-    const Offset chars{static_cast<std::uint32_t>(text::count_code_points(sentence.substr(0, bytes.begin))),
-                       static_cast<std::uint32_t>(text::count_code_points(sentence.substr(0, bytes.end)))};
+    const Offset chars{
+        static_cast<std::uint32_t>(text::count_code_points(sentence.substr(0, bytes.begin))),
+        static_cast<std::uint32_t>(text::count_code_points(sentence.substr(0, bytes.end)))};
     EXPECT_EQ(chars, expected_chars[i]) << "token " << i;
   }
 }
@@ -246,7 +249,8 @@ TEST(GoogleBert, WordpieceTokenizerAndIds) {
 }
 
 // tokenizers bindings/python/tests/bindings/test_normalizers.py, TestBertNormalizer
-std::string normalize(const std::string& input, bool clean, bool chinese, bool strip, bool lowercase) {
+std::string normalize(const std::string& input, bool clean, bool chinese, bool strip,
+                      bool lowercase) {
   return text::Normalizer({clean, chinese, strip, lowercase}).normalize(input).text;
 }
 
@@ -271,9 +275,9 @@ std::vector<std::pair<std::string, Offset>> splits(const std::string& input) {
   std::vector<std::pair<std::string, Offset>> out;
   for (const auto& s : spans) {
     const std::uint32_t last = n.origin[s.end - 1];
-    out.push_back({n.text.substr(s.begin, s.end - s.begin),
-                   {n.origin[s.begin],
-                    last + static_cast<std::uint32_t>(text::utf8_length(input[last]))}});
+    out.push_back(
+        {n.text.substr(s.begin, s.end - s.begin),
+         {n.origin[s.begin], last + static_cast<std::uint32_t>(text::utf8_length(input[last]))}});
   }
   return out;
 }
@@ -287,8 +291,8 @@ TEST(TokenizersPreTokenizer, Basic) {
 
 TEST(TokenizersPreTokenizer, ChineseChars) {
   const std::vector<std::pair<std::string, Offset>> expected{
-      {"野", {0, 3}},       {"口", {3, 6}},     {"里", {6, 9}},
-      {"佳", {9, 12}},      {"Noguchi", {13, 20}}, {"Rika", {21, 25}}};
+      {"野", {0, 3}},  {"口", {3, 6}},        {"里", {6, 9}},
+      {"佳", {9, 12}}, {"Noguchi", {13, 20}}, {"Rika", {21, 25}}};
   EXPECT_EQ(splits("野口里佳 Noguchi Rika"), expected);
 }
 

@@ -26,8 +26,13 @@ TEST(PreTokenizer, SplitsOnWhitespaceAndPunctuation) {
 TEST(PreTokenizer, UnicodeClasses) {
   // U+3000 ideographic space separates; U+300C (corner bracket, Ps) is punctuation;
   // U+20AC euro sign (Sc) stays inside the word.
-  EXPECT_EQ(words("a\xE3\x80\x80" "b\xE3\x80\x8C" "c\xE2\x82\xAC" "d"),
-            (std::vector<std::string>{"a", "b", "\xE3\x80\x8C", "c\xE2\x82\xAC" "d"}));
+  EXPECT_EQ(words("a\xE3\x80\x80"
+                  "b\xE3\x80\x8C"
+                  "c\xE2\x82\xAC"
+                  "d"),
+            (std::vector<std::string>{"a", "b", "\xE3\x80\x8C",
+                                      "c\xE2\x82\xAC"
+                                      "d"}));
 }
 
 TEST(PreTokenizer, SpansAreByteOffsets) {

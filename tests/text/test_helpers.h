@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "bertlite/tokenizer.h"
-
 #include "text/normalizer.h"
 #include "text/pre_tokenizer.h"
 
 namespace bertlite {
 // Lets GoogleTest print offsets readably in failure messages.
-inline void PrintTo(const Offset& o, std::ostream* out) { *out << '(' << o.begin << ", " << o.end << ')'; }
+inline void PrintTo(const Offset& o, std::ostream* out) {
+  *out << '(' << o.begin << ", " << o.end << ')';
+}
 }  // namespace bertlite
 
 namespace bertlite::test {
@@ -32,6 +33,8 @@ inline std::vector<std::string> basic_tokenize(const std::string& text,
   return words;
 }
 
-inline std::string default_model_folder() { return BERTLITE_SOURCE_DIR "/models/all-MiniLM-L6-v2"; }
+inline std::string default_model_folder() {
+  return BERTLITE_SOURCE_DIR "/models/all-MiniLM-L6-v2";
+}
 
 }  // namespace bertlite::test

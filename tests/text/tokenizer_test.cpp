@@ -25,8 +25,8 @@ const Tokenizer& minilm() {
 TEST(Tokenizer, WalkthroughExample) {
   const Encoding e = minilm().encode("a visually stunning rumination on love");
   EXPECT_EQ(minilm().tokens(e.ids),
-            (std::vector<std::string>{"[CLS]", "a", "visually", "stunning", "rum", "##ination", "on",
-                                      "love", "[SEP]"}));
+            (std::vector<std::string>{"[CLS]", "a", "visually", "stunning", "rum", "##ination",
+                                      "on", "love", "[SEP]"}));
   EXPECT_EQ(e.ids, (Ids{101, 1037, 17453, 14726, 19379, 12758, 2006, 2293, 102}));
   EXPECT_EQ(e.attention_mask, Ids(9, 1));
   EXPECT_EQ(e.type_ids, Ids(9, 0));
@@ -47,8 +47,8 @@ TEST(Tokenizer, SpecialTokenIdsComeFromTheVocabulary) {
 
 TEST(Tokenizer, PairsGetTypeIds) {
   const Encoding e = minilm().encode("good film", "bad film");
-  EXPECT_EQ(minilm().tokens(e.ids), (std::vector<std::string>{"[CLS]", "good", "film", "[SEP]",
-                                                              "bad", "film", "[SEP]"}));
+  EXPECT_EQ(minilm().tokens(e.ids),
+            (std::vector<std::string>{"[CLS]", "good", "film", "[SEP]", "bad", "film", "[SEP]"}));
   EXPECT_EQ(e.type_ids, (Ids{0, 0, 0, 0, 1, 1, 1}));
   EXPECT_EQ(e.offsets[4], (Offset{0, 3}));  // offsets of the second text index into it
 }
@@ -139,7 +139,8 @@ TEST(Tokenizer, DecodeJoinsPiecesAndCleansUp) {
   // "isn ' t" (three tokens) stays as it is.
   const Encoding e = minilm().encode("A visually stunning rumination , isn't it ?");
   EXPECT_EQ(minilm().decode(e.ids), "a visually stunning rumination, isn ' t it?");
-  EXPECT_EQ(minilm().decode(e.ids, false), "[CLS] a visually stunning rumination, isn ' t it? [SEP]");
+  EXPECT_EQ(minilm().decode(e.ids, false),
+            "[CLS] a visually stunning rumination, isn ' t it? [SEP]");
   const Ids bad{5, 999999};
   EXPECT_THROW(minilm().decode(bad), InvalidArgument);
 }
@@ -166,16 +167,19 @@ TEST(Tokenizer, VocabTxtAloneGivesTheSameTokens) {
 
 std::string minimal_tokenizer_json(const std::string& normalizer, const std::string& model_type) {
   return R"({"version": "1.0", "added_tokens": [],
-    "normalizer": )" + normalizer + R"(,
+    "normalizer": )" +
+         normalizer + R"(,
     "pre_tokenizer": {"type": "BertPreTokenizer"},
     "post_processor": null, "decoder": null,
-    "model": {"type": ")" + model_type + R"(", "unk_token": "[UNK]",
+    "model": {"type": ")" +
+         model_type + R"(", "unk_token": "[UNK]",
               "vocab": {"[UNK]": 0, "hello": 1}}})";
 }
 
 TEST(TokenizerJson, LoadsAMinimalFile) {
   const Tokenizer t = Tokenizer::from_tokenizer_json_text(
-      minimal_tokenizer_json(R"({"type": "BertNormalizer", "lowercase": true})", "WordPiece"), "t.json");
+      minimal_tokenizer_json(R"({"type": "BertNormalizer", "lowercase": true})", "WordPiece"),
+      "t.json");
   EXPECT_EQ(t.encode("Hello there").ids, (Ids{1, 0}));
 }
 

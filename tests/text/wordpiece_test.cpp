@@ -46,7 +46,8 @@ TEST(Vocab, InvalidUtf8NamesTheLine) {
 }
 
 TEST(WordPiece, GreedyLongestMatchFirst) {
-  const WordPiece model(make_vocab({"[UNK]", "un", "unwant", "##want", "##wanted", "##ed", "##e", "##d"}));
+  const WordPiece model(
+      make_vocab({"[UNK]", "un", "unwant", "##want", "##wanted", "##ed", "##e", "##d"}));
   EXPECT_EQ(pieces(model, "unwanted"), (std::vector<std::string>{"unwant", "##ed"}));
   EXPECT_EQ(pieces(model, "unwantede"), (std::vector<std::string>{"unwant", "##ed", "##e"}));
 }
