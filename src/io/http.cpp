@@ -94,16 +94,6 @@ Response from_httplib(const httplib::Response& res, const Url& url) {
   return out;
 }
 
-std::optional<std::uint64_t> parse_length(const std::optional<std::string>& text) {
-  if (!text || text->empty() || text->size() > 19) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : *text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return value;
-}
-
 }  // namespace
 
 Url Url::parse(std::string_view text) {
@@ -282,6 +272,16 @@ std::string quote(std::string_view text, std::string_view safe) {
     }
   }
   return out;
+}
+
+std::optional<std::uint64_t> parse_length(const std::optional<std::string>& text) {
+  if (!text || text->empty() || text->size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
 }
 
 }  // namespace bertlite::io::http

@@ -79,4 +79,8 @@ Response get_text(const std::string& url, const Headers& headers, const Timeouts
 // Percent-encodes everything but unreserved characters and `safe` (Python's urllib.parse.quote).
 std::string quote(std::string_view text, std::string_view safe = "/");
 
+// A decimal header value (Content-Length, X-Linked-Size, a port): digits only, at most 19 of
+// them so it cannot overflow; nullopt otherwise.
+std::optional<std::uint64_t> parse_length(const std::optional<std::string>& text);
+
 }  // namespace bertlite::io::http

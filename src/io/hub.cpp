@@ -427,16 +427,6 @@ http::Headers request_headers(const HubSettings& settings) {
   return headers;
 }
 
-std::optional<std::uint64_t> parse_size(const std::optional<std::string>& text) {
-  if (!text || text->empty() || text->size() > 19) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : *text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return value;
-}
-
 // What a HEAD on /resolve/ says about a file (huggingface_hub's HfFileMetadata).
 struct FileMetadata {
   std::string commit;
@@ -498,7 +488,7 @@ void download_blob(const HubSettings& settings, const http::Headers& headers,
     ProgressBar bar(settings, label, expected, start);
     // The callbacks run inside cpp-httplib, so they report failures instead of throwing.
     const auto on_response = [&](const http::Response& response) {
-      const auto length = parse_size(response.header("Content-Length"));
+      const auto length = http::parse_length(response.header("Content-Length"));
       if (response.status == 416 && start > 0) {
         restart = true;
         return false;
@@ -522,7 +512,7 @@ void download_blob(const HubSettings& settings, const http::Headers& headers,
                     range + "'";
           return false;
         }
-        if (!expected) expected = parse_size(range.substr(range.find('/') + 1));
+        if (!expected) expected = http::parse_length(range.substr(range.find('/') + 1));
         return true;
       }
       failure = "HTTP " + std::to_string(response.status);
@@ -684,8 +674,9 @@ std::optional<fs::path> fetch_file(const HubSettings& settings, std::string_view
     throw IoError(url + ": unusable X-Repo-Commit '" + meta.commit + "' or ETag '" + meta.etag +
                   "'");
   }
-  meta.size = parse_size(head.header("X-Linked-Size"));
-  if (!meta.size && !head.is_redirect()) meta.size = parse_size(head.header("Content-Length"));
+  meta.size = http::parse_length(head.header("X-Linked-Size"));
+  if (!meta.size && !head.is_redirect())
+    meta.size = http::parse_length(head.header("Content-Length"));
   meta.location = head.url;
   if (head.is_redirect()) {
     meta.location = http::Url::parse(head.url).resolve(*head.header("Location")).str();
