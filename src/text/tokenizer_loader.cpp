@@ -167,7 +167,9 @@ text::PostProcessor read_post_processor(const Fields& root) {
       if (!v.is_array() || v.size() != 2 || !v[1].is_number_integer()) {
         p.fail(key, "expected [token, id]");
       }
-      return v[1].get<std::int32_t>();
+      const std::int64_t id = v[1].get<std::int64_t>();
+      if (id < 0 || id > INT32_MAX) p.fail(key, "id " + std::to_string(id) + " is out of range");
+      return static_cast<std::int32_t>(id);
     };
     return text::PostProcessor::bert(pair_id("cls"), pair_id("sep"));
   }
@@ -194,8 +196,11 @@ text::PostProcessor read_post_processor(const Fields& root) {
         const json& ids = specials.object(name.c_str()).at("ids");
         if (!ids.is_array()) specials.fail(name.c_str(), "ids: expected a list");
         for (const json& id : ids) {
-          if (!id.is_number_integer()) specials.fail(name.c_str(), "ids: expected integers");
-          piece.ids.push_back(id.get<std::int32_t>());
+          if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
+              id.get<std::int64_t>() > INT32_MAX) {
+            specials.fail(name.c_str(), "ids: expected non-negative 32-bit integers");
+          }
+          piece.ids.push_back(static_cast<std::int32_t>(id.get<std::int64_t>()));
         }
       } else if (item.has("Sequence")) {
         const Fields s = item.object("Sequence");
