@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string_view>
+#include <typeinfo>
 
 #include "bertlite/tokenizer.h"
 
@@ -85,6 +87,22 @@ inline bool same_encoding(const Encoding& a, const Encoding& b) {
   return a.ids == b.ids && a.type_ids == b.type_ids && a.attention_mask == b.attention_mask &&
          a.special_tokens_mask == b.special_tokens_mask && a.offsets == b.offsets &&
          a.truncated == b.truncated;
+}
+
+// Runs one fuzz input. Only bertlite::Error may leave the library, and each harness catches
+// those where they are expected; any other exception escaping `run` is a finding.
+template <typename Run>
+int run_guarded(const Run& run, const std::uint8_t* data, std::size_t size) {
+  try {
+    run(data, size);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "unexpected exception %s: %s\n", typeid(error).name(), error.what());
+    __builtin_trap();
+  } catch (...) {
+    std::fprintf(stderr, "unexpected exception of unknown type\n");
+    __builtin_trap();
+  }
+  return 0;
 }
 
 }  // namespace bertlite::fuzz

@@ -404,15 +404,5 @@ void run(const std::uint8_t* data, std::size_t size) {
 }  // namespace bertlite::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  try {
-    bertlite::fuzz::run(data, size);
-  } catch (const std::exception& error) {
-    // Only bertlite::Error may leave the library, and the harness catches those where expected.
-    std::fprintf(stderr, "unexpected exception %s: %s\n", typeid(error).name(), error.what());
-    __builtin_trap();
-  } catch (...) {
-    std::fprintf(stderr, "unexpected exception of unknown type\n");
-    __builtin_trap();
-  }
-  return 0;
+  return bertlite::fuzz::run_guarded(bertlite::fuzz::run, data, size);
 }
