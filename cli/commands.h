@@ -7,5 +7,8 @@
 namespace bertlite::cli {
 
 void add_tokenize_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 
 }  // namespace bertlite::cli

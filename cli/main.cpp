@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "bertlite 0.1.0");
   bertlite::cli::add_tokenize_command(app);
+  bertlite::cli::add_embed_command(app);
+  bertlite::cli::add_info_command(app);
+  bertlite::cli::add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -93,8 +93,8 @@ AlignedFloats allocate_floats(std::size_t count) {
 
 // Copies a (possibly strided) tensor into `out` in row-major order, converting each element
 // with `load`. Walks the outer dimensions with an odometer so any rank works.
-template <typename Load>
-void gather(float* out, const std::byte* base, std::size_t element_size,
+template <typename Out, typename Load>
+void gather(Out* out, const std::byte* base, std::size_t element_size,
             std::span<const std::int64_t> shape, std::span<const std::int64_t> strides,
             std::int64_t count, Load load) {
   if (count == 0) return;
@@ -333,6 +333,46 @@ FloatTensor TensorFile::floats(std::string_view name) const {
     entry.is_converted = true;
   }
   return {{entry.converted.get(), static_cast<std::size_t>(count)}, info.shape};
+}
+
+std::vector<std::int64_t> TensorFile::integers(std::string_view name) const {
+  const Entry& entry = state_->at(name);
+  const TensorInfo& info = entry.info;
+  std::vector<std::int64_t> out(static_cast<std::size_t>(info.element_count()));
+  const std::size_t size = dtype_size(info.source_dtype);
+  const auto load_as = [&]<typename T>(T) {
+    gather(out.data(), entry.data, size, info.shape, entry.strides, info.element_count(),
+           [](const std::byte* p) { return static_cast<std::int64_t>(load_le<T>(p)); });
+  };
+  switch (info.source_dtype) {
+    case DType::kI64:
+      load_as(std::int64_t{});
+      break;
+    case DType::kI32:
+      load_as(std::int32_t{});
+      break;
+    case DType::kI16:
+      load_as(std::int16_t{});
+      break;
+    case DType::kI8:
+      load_as(std::int8_t{});
+      break;
+    case DType::kU8:
+      load_as(std::uint8_t{});
+      break;
+    case DType::kU16:
+      load_as(std::uint16_t{});
+      break;
+    case DType::kU32:
+      load_as(std::uint32_t{});
+      break;
+    default:
+      throw Unsupported(info.file + ": tensor '" + info.name + "' is " +
+                        std::string(dtype_name(info.source_dtype)) +
+                        "; only signed integers up to 64 bits and unsigned up to 32 load as "
+                        "integers");
+  }
+  return out;
 }
 
 void TensorFile::add(Source source) {

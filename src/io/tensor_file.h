@@ -106,6 +106,10 @@ class TensorFile {
   // Unsupported (naming the file and tensor) if its dtype is not F32, F16 or BF16. The view
   // stays valid while this TensorFile lives; converting is done once and is thread-safe.
   FloatTensor floats(std::string_view name) const;
+  // The integer tensor `name` (I64, I32, I16, I8, U8, U16, U32), row-major, as int64 - for
+  // token ids and offsets. Throws InvalidArgument if there is no such tensor, Unsupported for
+  // other dtypes.
+  std::vector<std::int64_t> integers(std::string_view name) const;
   // True when floats(name) is, or will be, a view into the file's bytes rather than a copy.
   bool is_zero_copy(std::string_view name) const;
 

@@ -40,5 +40,43 @@ check "bad usage exit code" "109" "$code"
 help=$("$BERTLITE" tokenize --help)
 contains "help mentions --json" "--json" "$help"
 
+# ---- embed and info, on a tiny committed model (tests/data/encoder) ----
+tiny="$(dirname "$0")/../data/encoder/bert_tiny"
+printf 'Good\tpos\nThe movie was fun!\tpos\nbad film\tneg\n' > "$tmp/three.tsv"
+out=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/f.npy"); code=$?
+check "embed exit code" "0" "$code"
+contains "embed summary" "3 sentences, 14 tokens, 0 truncated" "$out"
+contains "embed summary shape" "[3, 48] (cls pooling)" "$out"
+header=$(head -c 128 "$tmp/f.npy" | tail -c +11 | tr -d "\0")
+contains "npy header" "'descr': '<f4', 'fortran_order': False, 'shape': (3, 48)" "$header"
+"$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/f.safetensors" --pooling mean --normalize >/dev/null; code=$?
+check "embed safetensors exit code" "0" "$code"
+contains "safetensors metadata" "\"pooling\":\"mean\"" "$(head -c 400 "$tmp/f.safetensors" | tr -d "\0")"
+
+err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/f.csv" 2>&1); code=$?
+check "embed bad extension exit code" "1" "$code"
+check "embed bad extension message" "bertlite: error: --out $tmp/f.csv: the name must end in .npy or .safetensors (that picks the format)" "$err"
+
+err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.npy" --max-length 4 --no-truncate 2>&1); code=$?
+check "no-truncate exit code" "1" "$code"
+check "no-truncate message" "bertlite: error: $tmp/three.tsv:2: 7 tokens, more than the limit of 4 (truncation is off)" "$err"
+[ -e "$tmp/g.npy" ]; check "no output on error" "1" "$?"
+out=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.npy" --max-length 4)
+contains "truncated count" "1 truncated" "$out"
+
+err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.npy" --text-column 5 2>&1); code=$?
+check "missing column exit code" "1" "$code"
+contains "missing column names the line" "three.tsv:1" "$err"
+
+out=$(BERTLITE_PROGRESS=1 "$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/h.npy" 2>&1 >/dev/null)
+contains "progress bar drawn when forced" "3/3 sentences" "$out"
+
+out=$("$BERTLITE" info --model "$tiny")
+contains "info architecture" "architecture   bert" "$out"
+contains "info shape" "3 layers, hidden 48" "$out"
+contains "info parameters" "parameters" "$out"
+out=$("$BERTLITE" info --model "$tiny" --json)
+contains "info json" '"hidden_size": 48' "$out"
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,0 +1,128 @@
+// cli/embed_command.cpp - `bertlite embed`: one feature vector per sentence of a file, written
+// as .npy or .safetensors for any tool to read.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "bertlite/error.h"
+#include "commands.h"
+#include "input_table.h"
+#include "io/model_path.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "model/features.h"
+#include "util/progress.h"
+#include "util/threads.h"
+
+namespace bertlite::cli {
+namespace {
+
+struct EmbedOptions {
+  std::string model = io::kDefaultModel;
+  TableInputOptions input;
+  std::string out;
+  std::string pooling;  // empty: the model's default
+  bool normalize = false;
+  bool no_normalize = false;
+  std::size_t max_length = 0;
+  bool no_truncate = false;
+  std::int64_t batch_tokens = 4096;
+  int threads = 0;
+};
+
+void write_features(const std::filesystem::path& out, const model::Features& features,
+                    const std::string& model) {
+  if (out.extension() == ".safetensors") {
+    const io::TensorToWrite tensor =
+        io::f32_tensor("features", {features.rows, features.cols}, features.data);
+    io::write_safetensors(out, std::span(&tensor, 1),
+                          {{"model", model},
+                           {"pooling", io::pooling_name(features.pooling)},
+                           {"normalize", features.normalize ? "true" : "false"},
+                           {"max_length", std::to_string(features.max_length)}});
+  } else if (out.extension() == ".npy") {
+    io::write_npy(out, features.data, features.rows, features.cols);
+  } else {
+    throw InvalidArgument("--out " + out.string() +
+                          ": the name must end in .npy or .safetensors (that picks the format)");
+  }
+}
+
+void run(const EmbedOptions& options) {
+  // Check the output name before the long part, not after it.
+  const std::filesystem::path out = options.out;
+  if (out.extension() != ".npy" && out.extension() != ".safetensors") {
+    throw InvalidArgument("--out " + out.string() +
+                          ": the name must end in .npy or .safetensors (that picks the format)");
+  }
+  const int threads = util::set_compute_threads(options.threads);
+  const InputTexts input = read_input_texts(options.input);
+  const auto extractor = model::FeatureExtractor::load(io::resolve_model(options.model));
+
+  model::FeatureOptions feature_options;
+  if (!options.pooling.empty()) feature_options.pooling = io::parse_pooling(options.pooling);
+  if (options.normalize) feature_options.normalize = true;
+  if (options.no_normalize) feature_options.normalize = false;
+  feature_options.max_length = options.max_length;
+  feature_options.truncate = !options.no_truncate;
+  feature_options.batch_tokens = options.batch_tokens;
+  feature_options.threads = threads;
+  feature_options.row_name = [&input](std::size_t i) { return input.row_name(i); };
+
+  util::ProgressBar bar("embedding", static_cast<std::int64_t>(input.texts.size()), "sentences");
+  const model::Features features =
+      extractor.extract(input.texts, feature_options, [&bar](std::int64_t n) { bar.advance(n); });
+  bar.finish();
+  const double seconds = bar.elapsed_seconds();
+  write_features(out, features, options.model);
+
+  std::printf(
+      "%s sentences, %s tokens, %s truncated, %.2f s, %s tokens/s -> %s [%lld, %lld] "
+      "(%s pooling%s)\n",
+      util::format_count(features.rows).c_str(), util::format_count(features.tokens).c_str(),
+      util::format_count(features.truncated).c_str(), seconds,
+      util::format_count(static_cast<std::int64_t>(seconds > 0 ? features.tokens / seconds : 0))
+          .c_str(),
+      out.string().c_str(), static_cast<long long>(features.rows),
+      static_cast<long long>(features.cols), io::pooling_name(features.pooling),
+      features.normalize ? ", L2-normalized" : "");
+}
+
+}  // namespace
+
+void add_embed_command(CLI::App& app) {
+  auto options = std::make_shared<EmbedOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "embed",
+      "Turn each sentence of a file into a feature vector (the encoder's pooled output) and\n"
+      "write them as a float32 [sentences, hidden] matrix: .npy or .safetensors.");
+  cmd->add_option("-m,--model", options->model, "Model folder or name")->capture_default_str();
+  add_table_input_options(*cmd, options->input);
+  options->input.required = true;
+  cmd->add_option("-o,--out", options->out, "Output file: features.npy or features.safetensors")
+      ->required();
+  cmd->add_option("--pooling", options->pooling,
+                  "cls (the [CLS] row, as the walkthrough), mean (over the sentence's tokens) or "
+                  "pooler (BERT's tanh layer); default: the model's (sentence-transformers "
+                  "folders name one), else cls")
+      ->check(CLI::IsMember({"cls", "mean", "pooler"}));
+  auto* normalize = cmd->add_flag("--normalize", options->normalize,
+                                  "L2-normalize each vector (default: as the model folder says)");
+  cmd->add_flag("--no-normalize", options->no_normalize, "Do not L2-normalize")
+      ->excludes(normalize);
+  cmd->add_option("--max-length", options->max_length,
+                  "Cut inputs to this many tokens, special tokens included "
+                  "(default: the model's max positions)");
+  cmd->add_flag("--no-truncate", options->no_truncate,
+                "Make an input longer than the limit an error instead of cutting it");
+  cmd->add_option("--batch-tokens", options->batch_tokens,
+                  "Real tokens per forward pass (no padding is ever added)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
+      ->capture_default_str();
+  cmd->callback([options] { run(*options); });
+}
+
+}  // namespace bertlite::cli

@@ -1,0 +1,127 @@
+// tests/model/features_test.cpp - FeatureExtractor: sentences -> pooled features, in input order,
+// whatever the batching; defaults from the model folder; truncation counted or refused.
+#include "model/features.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "bertlite/error.h"
+
+namespace bertlite::model {
+namespace {
+
+const std::string kFixtures = std::string(BERTLITE_TEST_DATA) + "/encoder/";
+
+std::vector<std::string> sentences() {
+  return {"Good",
+          "The movie was fun!",
+          "a visually stunning rumination on love",
+          "it is not a good film, and the actors were bad.",
+          "Fun.",
+          "the the the the the the the the the the the the the the the the the the the"};
+}
+
+// Features of each sentence computed alone: the oracle for any batching.
+std::vector<float> one_by_one(const FeatureExtractor& extractor,
+                              const std::vector<std::string>& texts, io::Pooling pooling,
+                              bool normalize) {
+  std::vector<float> out;
+  for (const std::string& text : texts) {
+    const Encoding e = extractor.tokenizer().encode(text);
+    PackedBatch batch;
+    batch.add(e.ids, e.type_ids);
+    std::vector<float> hidden;
+    extractor.encoder().forward(batch, hidden);
+    const std::vector<float> pooled = extractor.encoder().pool(batch, hidden, pooling, normalize);
+    out.insert(out.end(), pooled.begin(), pooled.end());
+  }
+  return out;
+}
+
+TEST(FeatureExtractor, InputOrderAndBatchIndependence) {
+  for (const char* name : {"bert_tiny", "distilbert_tiny"}) {
+    SCOPED_TRACE(name);
+    const auto extractor = FeatureExtractor::load(kFixtures + name);
+    const std::vector<std::string> texts = sentences();
+    const std::vector<float> want = one_by_one(extractor, texts, io::Pooling::kMean, true);
+    // A budget of 8 tokens puts most sentences alone; 4096 puts all in one batch.
+    for (std::int64_t budget : {8, 20, 4096}) {
+      FeatureOptions options;
+      options.pooling = io::Pooling::kMean;
+      options.normalize = true;
+      options.batch_tokens = budget;
+      std::int64_t progress = 0;
+      const Features got =
+          extractor.extract(texts, options, [&](std::int64_t n) { progress += n; });
+      EXPECT_EQ(progress, static_cast<std::int64_t>(texts.size()));
+      ASSERT_EQ(got.rows, static_cast<std::int64_t>(texts.size()));
+      ASSERT_EQ(got.cols, extractor.encoder().config().hidden);
+      ASSERT_EQ(got.data.size(), want.size());
+      double max_abs = 0, max_value = 0;
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        max_abs = std::max(max_abs, std::abs(double(got.data[i]) - want[i]));
+        max_value = std::max(max_value, std::abs(double(want[i])));
+      }
+      EXPECT_LE(max_abs, 1e-6 * std::max(1.0, max_value)) << "batch tokens " << budget;
+    }
+  }
+}
+
+TEST(FeatureExtractor, DefaultsComeFromTheFolder) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const Features f = extractor.extract(sentences(), {});
+  EXPECT_EQ(f.pooling, io::Pooling::kCls);  // a plain Hugging Face folder: the walkthrough's
+  EXPECT_FALSE(f.normalize);
+  EXPECT_EQ(f.max_length, static_cast<std::size_t>(extractor.encoder().config().max_positions));
+  const std::vector<float> want = one_by_one(extractor, sentences(), io::Pooling::kCls, false);
+  ASSERT_EQ(f.data.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(f.data[i], want[i], 1e-5);
+  EXPECT_EQ(f.truncated, 0);
+}
+
+TEST(FeatureExtractor, TruncatesAndCountsOrRefuses) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  std::string long_text;
+  for (int i = 0; i < 100; ++i) long_text += "fun ";
+  const std::vector<std::string> texts = {"Good", long_text};
+  FeatureOptions options;
+  options.max_length = 10;
+  const Features f = extractor.extract(texts, options);
+  EXPECT_EQ(f.truncated, 1);
+  EXPECT_EQ(f.tokens, 3 + 10);
+
+  options.truncate = false;
+  options.row_name = [](std::size_t i) { return "input.tsv:" + std::to_string(i + 7); };
+  try {
+    extractor.extract(texts, options);
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "input.tsv:8: 102 tokens, more than the limit of 10 (truncation is off)");
+  }
+}
+
+TEST(FeatureExtractor, RejectsWhatTheModelCannotDo) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "distilbert_tiny");
+  FeatureOptions options;
+  options.pooling = io::Pooling::kPooler;  // DistilBERT has no pooler
+  EXPECT_THROW(extractor.extract(sentences(), options), InvalidArgument);
+  options.pooling.reset();
+  options.max_length = 100000;  // beyond the position table
+  EXPECT_THROW(extractor.extract(sentences(), options), InvalidArgument);
+  options.max_length = 1;  // no room for [CLS] and [SEP]
+  EXPECT_THROW(extractor.extract(sentences(), options), InvalidArgument);
+}
+
+TEST(FeatureExtractor, EmptyInputGivesNoRows) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const Features f = extractor.extract(std::vector<std::string>{}, {});
+  EXPECT_EQ(f.rows, 0);
+  EXPECT_TRUE(f.data.empty());
+}
+
+}  // namespace
+}  // namespace bertlite::model
