@@ -29,7 +29,30 @@ struct EmbedOptions {
   bool no_truncate = false;
   std::int64_t batch_tokens = 4096;
   int threads = 0;
+  bool profile = false;
 };
+
+// Time per stage and achieved GFLOPS, so the next bottleneck is visible.
+void print_profile(const model::ForwardProfile& p) {
+  const double total = p.tokenize_seconds + p.total_seconds() + p.pooling_seconds;
+  const auto row = [&](const char* name, double seconds, double flops) {
+    std::printf("  %-20s %8.3f s  %5.1f%%", name, seconds, total > 0 ? 100 * seconds / total : 0);
+    if (flops > 0 && seconds > 0) std::printf("  %7.1f GFLOPS", flops / seconds / 1e9);
+    std::printf("\n");
+  };
+  std::printf("profile (%lld forward passes, %s tokens):\n", static_cast<long long>(p.calls),
+              util::format_count(p.tokens).c_str());
+  row("tokenize", p.tokenize_seconds, 0);
+  for (int s = 0; s < model::ForwardProfile::kStageCount; ++s) {
+    row(model::ForwardProfile::stage_name(s), p.seconds[s], p.flops[s]);
+  }
+  row("pooling", p.pooling_seconds, 0);
+  row("total", total, p.total_flops());
+  for (std::size_t l = 0; l < p.layer_seconds.size(); ++l) {
+    std::printf("  layer %-14zu %8.3f s          %7.1f GFLOPS\n", l, p.layer_seconds[l],
+                p.layer_seconds[l] > 0 ? p.layer_flops[l] / p.layer_seconds[l] / 1e9 : 0.0);
+  }
+}
 
 void write_features(const std::filesystem::path& out, const model::Features& features,
                     const std::string& model) {
@@ -69,6 +92,8 @@ void run(const EmbedOptions& options) {
   feature_options.batch_tokens = options.batch_tokens;
   feature_options.threads = threads;
   feature_options.row_name = [&input](std::size_t i) { return input.row_name(i); };
+  model::ForwardProfile profile;
+  if (options.profile) feature_options.profile = &profile;
 
   util::ProgressBar bar("embedding", static_cast<std::int64_t>(input.texts.size()), "sentences");
   const model::Features features =
@@ -87,6 +112,7 @@ void run(const EmbedOptions& options) {
       out.string().c_str(), static_cast<long long>(features.rows),
       static_cast<long long>(features.cols), io::pooling_name(features.pooling),
       features.normalize ? ", L2-normalized" : "");
+  if (options.profile) print_profile(profile);
 }
 
 }  // namespace
@@ -122,6 +148,9 @@ void add_embed_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
       ->capture_default_str();
+  cmd->add_flag("--profile", options->profile,
+                "Print the time spent in each stage (tokenize, embeddings, QKV, attention, ...) "
+                "and the GFLOPS each achieves, per stage and per layer");
   cmd->callback([options] { run(*options); });
 }
 

@@ -127,8 +127,9 @@ inline void value_tail(const SequenceView& s, int64_t col, int64_t T, int64_t Tp
 
 // One head of one sequence. Keys are transposed first so scores for kCols keys at a time are
 // contiguous vector multiply-adds rather than T separate dot products.
-KERNEL_CLONES void attend_head(const SequenceView& s, int64_t head, int64_t T, int64_t HD,
-                               float scale, const Scratch& scratch) {
+// Only the first `queries` rows of the sequence are computed (T for all, 1 for [CLS] only).
+KERNEL_CLONES void attend_head(const SequenceView& s, int64_t head, int64_t T, int64_t queries,
+                               int64_t HD, float scale, const Scratch& scratch) {
   const int64_t col = head * HD;
   const int64_t Tp = round_up(T, kCols);
   float* kt = scratch.kt;
@@ -140,8 +141,8 @@ KERNEL_CLONES void attend_head(const SequenceView& s, int64_t head, int64_t T, i
   for (int64_t d = 0; d < HD; ++d) {
     for (int64_t j = T; j < Tp; ++j) kt[d * Tp + j] = 0.0f;
   }
-  for (int64_t i0 = 0; i0 < T; i0 += kRows) {
-    const int64_t rows = std::min(kRows, T - i0);
+  for (int64_t i0 = 0; i0 < queries; i0 += kRows) {
+    const int64_t rows = std::min(kRows, queries - i0);
     // A short last block repeats its last row; the extra results are never stored.
     const float* q[kRows];
     for (int64_t r = 0; r < kRows; ++r) q[r] = s.q + (i0 + std::min(r, rows - 1)) * s.ldq + col;
@@ -183,22 +184,37 @@ void check_shape(const char* kernel, int64_t NH, int64_t HD, int64_t min_ld,
   }
 }
 
-// The shared driver: B sequences with row offsets seq_starts, all heads, on all threads.
+// The shared driver: B sequences with row offsets seq_starts, all heads, on all threads. With
+// `first_only`, only each sequence's first query row is computed, into out row b.
 void attention_packed_strided(const SequenceView& all, const int64_t* seq_starts, int64_t B,
-                              int64_t NH, int64_t HD, float scale) {
+                              int64_t NH, int64_t HD, float scale, bool first_only = false) {
   int64_t max_T = 0;
   for (int64_t b = 0; b < B; ++b) max_T = std::max(max_T, seq_starts[b + 1] - seq_starts[b]);
   if (max_T == 0) return;
   auto view_of = [&](int64_t b) {
     const int64_t row = seq_starts[b];
-    return SequenceView{all.out + row * all.ldo, all.ldo, all.q + row * all.ldq, all.ldq,
-                        all.k + row * all.ldk,   all.ldk, all.v + row * all.ldv, all.ldv};
+    return SequenceView{all.out + (first_only ? b : row) * all.ldo,
+                        all.ldo,
+                        all.q + row * all.ldq,
+                        all.ldq,
+                        all.k + row * all.ldk,
+                        all.ldk,
+                        all.v + row * all.ldv,
+                        all.ldv};
   };
   if (reference_mode()) {
+    std::vector<float> full;  // first_only: every row, of which the first is kept
     for (int64_t b = 0; b < B; ++b) {
       const SequenceView s = view_of(b);
-      attention_reference(s.out, s.ldo, s.q, s.ldq, s.k, s.ldk, s.v, s.ldv,
-                          seq_starts[b + 1] - seq_starts[b], NH, HD, scale);
+      const int64_t T = seq_starts[b + 1] - seq_starts[b];
+      if (!first_only) {
+        attention_reference(s.out, s.ldo, s.q, s.ldq, s.k, s.ldk, s.v, s.ldv, T, NH, HD, scale);
+      } else if (T > 0) {
+        full.assign(static_cast<size_t>(T * NH * HD), 0.0f);
+        attention_reference(full.data(), NH * HD, s.q, s.ldq, s.k, s.ldk, s.v, s.ldv, T, NH, HD,
+                            scale);
+        std::copy_n(full.data(), NH * HD, s.out);
+      }
     }
     return;
   }
@@ -214,7 +230,7 @@ void attention_packed_strided(const SequenceView& all, const int64_t* seq_starts
     const int64_t T = seq_starts[b + 1] - seq_starts[b];
     if (T == 0) return;
     float* base = scratch.data() + thread * per_thread;
-    attend_head(view_of(b), head, T, HD, scale, Scratch{base, base + HD * Tp});
+    attend_head(view_of(b), head, T, first_only ? 1 : T, HD, scale, Scratch{base, base + HD * Tp});
   };
   if (threads <= 1) {
     for (int64_t task = 0; task < tasks; ++task) run(task, 0);
@@ -256,25 +272,44 @@ void attention_forward(float* out, const float* qkv, int64_t T, int64_t NH, int6
                             scale);
 }
 
-void attention_forward_packed(float* out, const float* qkv, const int64_t* seq_starts, int64_t B,
-                              int64_t NH, int64_t HD, float scale) {
-  check_shape("attention_forward_packed", NH, HD, 1, {});
-  if (B < 0) throw InvalidArgument("attention_forward_packed: B must be >= 0");
-  if (B == 0) return;
-  if (seq_starts == nullptr) throw InvalidArgument("attention_forward_packed: null seq_starts");
-  if (seq_starts[0] < 0) throw InvalidArgument("attention_forward_packed: seq_starts[0] < 0");
+namespace {
+
+// Checks the arguments of the packed entry points; false when there is nothing to do.
+bool check_packed(const char* kernel, float* out, const float* qkv, const int64_t* seq_starts,
+                  int64_t B, int64_t NH, int64_t HD) {
+  const std::string name = kernel;
+  check_shape(kernel, NH, HD, 1, {});
+  if (B < 0) throw InvalidArgument(name + ": B must be >= 0");
+  if (B == 0) return false;
+  if (seq_starts == nullptr) throw InvalidArgument(name + ": null seq_starts");
+  if (seq_starts[0] < 0) throw InvalidArgument(name + ": seq_starts[0] < 0");
   for (int64_t b = 0; b < B; ++b) {
     if (seq_starts[b + 1] < seq_starts[b]) {
-      throw InvalidArgument("attention_forward_packed: seq_starts decreases at index " +
-                            std::to_string(b + 1));
+      throw InvalidArgument(name + ": seq_starts decreases at index " + std::to_string(b + 1));
     }
   }
   if (seq_starts[B] > seq_starts[0] && (out == nullptr || qkv == nullptr)) {
-    throw InvalidArgument("attention_forward_packed: null out or qkv");
+    throw InvalidArgument(name + ": null out or qkv");
   }
+  return true;
+}
+
+}  // namespace
+
+void attention_forward_packed(float* out, const float* qkv, const int64_t* seq_starts, int64_t B,
+                              int64_t NH, int64_t HD, float scale) {
+  if (!check_packed("attention_forward_packed", out, qkv, seq_starts, B, NH, HD)) return;
   const int64_t H = NH * HD;
   attention_packed_strided(SequenceView{out, H, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H},
                            seq_starts, B, NH, HD, scale);
+}
+
+void attention_forward_packed_first(float* out, const float* qkv, const int64_t* seq_starts,
+                                    int64_t B, int64_t NH, int64_t HD, float scale) {
+  if (!check_packed("attention_forward_packed_first", out, qkv, seq_starts, B, NH, HD)) return;
+  const int64_t H = NH * HD;
+  attention_packed_strided(SequenceView{out, H, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H},
+                           seq_starts, B, NH, HD, scale, /*first_only=*/true);
 }
 
 }  // namespace bertlite::kernels

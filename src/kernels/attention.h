@@ -27,6 +27,15 @@ void attention_forward_packed(float* out,                 // [total, H]
                               const int64_t* seq_starts,  // [B + 1], non-decreasing
                               int64_t B, int64_t NH, int64_t HD, float scale);
 
+// The same, but only the first query row of each sequence (its [CLS] token): out row b is what
+// attention_forward_packed writes to row seq_starts[b]; keys and values are all of the
+// sequence's tokens. What a last layer needs when only [CLS] features are kept. An empty
+// sequence leaves its row untouched.
+void attention_forward_packed_first(float* out,                 // [B, H]
+                                    const float* qkv,           // [total, 3H]: q | k | v
+                                    const int64_t* seq_starts,  // [B + 1], non-decreasing
+                                    int64_t B, int64_t NH, int64_t HD, float scale);
+
 // One sequence with q, k, v and out in separate buffers, each row `ld*` floats apart
 // (ld* >= H), for callers whose projections are separate Linears.
 void attention_forward_strided(float* out, int64_t ldo,      // [T, ldo]

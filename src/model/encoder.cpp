@@ -1,5 +1,6 @@
 #include "model/encoder.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "bertlite/error.h"
@@ -102,19 +103,108 @@ Encoder Encoder::load(const std::filesystem::path& folder) {
   return e;
 }
 
+const char* ForwardProfile::stage_name(int stage) {
+  static const char* const names[kStageCount] = {
+      "embeddings",          "QKV",           "attention", "attention output",
+      "attention LayerNorm", "FFN in + GELU", "FFN out",   "output LayerNorm"};
+  return stage >= 0 && stage < kStageCount ? names[stage] : "?";
+}
+
+double ForwardProfile::total_seconds() const {
+  double sum = 0;
+  for (double s : seconds) sum += s;
+  return sum;
+}
+
+double ForwardProfile::total_flops() const {
+  double sum = 0;
+  for (double f : flops) sum += f;
+  return sum;
+}
+
+namespace {
+
+// Times one stage into a profile; does nothing (not even read the clock) without one.
+class StageTimer {
+ public:
+  StageTimer(ForwardProfile* profile, int layer) : profile_(profile), layer_(layer) {
+    if (profile_) last_ = std::chrono::steady_clock::now();
+  }
+  void done(ForwardProfile::Stage stage, double flops) {
+    if (!profile_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    profile_->seconds[stage] += seconds;
+    profile_->flops[stage] += flops;
+    if (layer_ >= 0) {
+      profile_->layer_seconds[layer_] += seconds;
+      profile_->layer_flops[layer_] += flops;
+    }
+  }
+
+ private:
+  ForwardProfile* profile_;
+  int layer_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// Copies the first row of each sequence: x[starts[b]] -> out[b].
+void gather_first_rows(float* out, const float* x, const std::vector<std::int64_t>& starts,
+                       std::int64_t H) {
+  for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
+    std::copy_n(x + starts[b] * H, H, out + static_cast<std::int64_t>(b) * H);
+  }
+}
+
+}  // namespace
+
 void Encoder::forward(const PackedBatch& batch, std::vector<float>& hidden,
                       const Observer& observer) const {
+  ForwardOptions options;
+  options.observer = observer;
+  forward(batch, hidden, options);
+}
+
+void Encoder::forward(const PackedBatch& batch, std::vector<float>& hidden,
+                      const ForwardOptions& options) const {
   const io::ModelConfig& c = config_;
-  const std::int64_t T = batch.tokens(), H = c.hidden, I = c.intermediate;
+  const std::int64_t T = batch.tokens(), B = batch.sequences(), H = c.hidden, I = c.intermediate;
   const auto eps = static_cast<float>(c.layer_norm_eps);
+  for (std::int64_t b = 0; b < B; ++b) {
+    if (options.cls_rows_only && batch.starts[b + 1] == batch.starts[b]) {
+      throw InvalidArgument("forward: sequence " + std::to_string(b) +
+                            " is empty, so it has no [CLS] row");
+    }
+  }
   hidden.resize(static_cast<std::size_t>(T * H));
-  if (T == 0) return;
+  if (T == 0) {
+    hidden.clear();
+    return;
+  }
+  ForwardProfile* profile = options.profile;
+  if (profile) {
+    profile->layer_seconds.resize(layers_.size());
+    profile->layer_flops.resize(layers_.size());
+    ++profile->calls;
+    profile->tokens += T;
+  }
   float* x = hidden.data();
-  auto notify = [&](std::string_view name, int layer, const float* data, std::int64_t cols) {
-    if (observer) observer(name, layer, data, T, cols);
+  auto notify = [&](std::string_view name, int layer, const float* data, std::int64_t rows,
+                    std::int64_t cols) {
+    if (options.observer) options.observer(name, layer, data, rows, cols);
   };
+  // Attention FLOPs: q k^T and p v, each 2 * L * L * H per sequence of length L (or 2 * L * H
+  // for a single query row).
+  double attention_flops = 0, first_row_attention_flops = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const double L = static_cast<double>(batch.starts[b + 1] - batch.starts[b]);
+    attention_flops += 4.0 * L * L * static_cast<double>(H);
+    first_row_attention_flops += 4.0 * L * static_cast<double>(H);
+  }
 
   // Embeddings: word + position (+ token type), then LayerNorm.
+  StageTimer embed_timer(profile, -1);
   kernels::embedding_lookup(x, weights_.word_embeddings, batch.ids.data(), T, H, c.vocab_size);
   kernels::embedding_add(x, weights_.position_embeddings, batch.positions.data(), T, H,
                          c.max_positions);
@@ -124,30 +214,56 @@ void Encoder::forward(const PackedBatch& batch, std::vector<float>& hidden,
   }
   kernels::layernorm_forward(x, nullptr, nullptr, x, nullptr, weights_.embedding_norm.gamma,
                              weights_.embedding_norm.beta, T, H, eps);
-  notify("embeddings", -1, x, H);
+  embed_timer.done(ForwardProfile::kEmbeddings, 0);
+  notify("embeddings", -1, x, T, H);
 
   std::vector<float> qkv(static_cast<std::size_t>(T * 3 * H));
   std::vector<float> context(static_cast<std::size_t>(T * H));
   std::vector<float> attended(static_cast<std::size_t>(T * H));
   std::vector<float> inner(static_cast<std::size_t>(T * I));
+  std::vector<float> residual;  // the last layer's [CLS] inputs, with cls_rows_only
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_size()));
+  const double t = static_cast<double>(T), h = static_cast<double>(H);
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
     const int index = static_cast<int>(l);
+    const bool first_rows = options.cls_rows_only && l + 1 == layers_.size();
+    // Rows that go on past attention: every token, or one per sequence.
+    const std::int64_t R = first_rows ? B : T;
+    const double r = static_cast<double>(R);
+    StageTimer timer(profile, index);
     layer.qkv.forward(qkv.data(), x, T);
-    kernels::attention_forward_packed(context.data(), qkv.data(), batch.starts.data(),
-                                      batch.sequences(), c.heads, c.head_size(), scale);
-    layer.attention_output.forward(attended.data(), context.data(), T);
-    kernels::layernorm_forward(attended.data(), nullptr, nullptr, attended.data(), x,
-                               layer.attention_norm.gamma, layer.attention_norm.beta, T, H, eps);
-    notify("attention_output", index, attended.data(), H);
-    layer.ffn_in.forward(inner.data(), attended.data(), T);
-    notify("intermediate", index, inner.data(), I);
-    layer.ffn_out.forward(x, inner.data(), T);
+    timer.done(ForwardProfile::kQkv, 2 * t * h * 3 * h);
+    const float* input = x;  // this layer's input rows, for the residual
+    if (first_rows) {
+      kernels::attention_forward_packed_first(context.data(), qkv.data(), batch.starts.data(), B,
+                                              c.heads, c.head_size(), scale);
+      residual.resize(static_cast<std::size_t>(B * H));
+      gather_first_rows(residual.data(), x, batch.starts, H);
+      input = residual.data();
+    } else {
+      kernels::attention_forward_packed(context.data(), qkv.data(), batch.starts.data(), B, c.heads,
+                                        c.head_size(), scale);
+    }
+    timer.done(ForwardProfile::kAttention,
+               first_rows ? first_row_attention_flops : attention_flops);
+    layer.attention_output.forward(attended.data(), context.data(), R);
+    timer.done(ForwardProfile::kAttentionOutput, 2 * r * h * h);
+    kernels::layernorm_forward(attended.data(), nullptr, nullptr, attended.data(), input,
+                               layer.attention_norm.gamma, layer.attention_norm.beta, R, H, eps);
+    timer.done(ForwardProfile::kAttentionNorm, 0);
+    notify("attention_output", index, attended.data(), R, H);
+    layer.ffn_in.forward(inner.data(), attended.data(), R);
+    timer.done(ForwardProfile::kFfnIn, 2 * r * h * static_cast<double>(I));
+    notify("intermediate", index, inner.data(), R, I);
+    layer.ffn_out.forward(x, inner.data(), R);
+    timer.done(ForwardProfile::kFfnOut, 2 * r * h * static_cast<double>(I));
     kernels::layernorm_forward(x, nullptr, nullptr, x, attended.data(), layer.output_norm.gamma,
-                               layer.output_norm.beta, T, H, eps);
-    notify("hidden", index, x, H);
+                               layer.output_norm.beta, R, H, eps);
+    timer.done(ForwardProfile::kOutputNorm, 0);
+    notify("hidden", index, x, R, H);
   }
+  if (options.cls_rows_only) hidden.resize(static_cast<std::size_t>(B * H));
 }
 
 std::vector<float> Encoder::pool(const PackedBatch& batch, const std::vector<float>& hidden,
@@ -173,6 +289,27 @@ std::vector<float> Encoder::pool(const PackedBatch& batch, const std::vector<flo
     }
     std::vector<float> cls = out;
     pooler_->forward(out.data(), cls.data(), B);
+  }
+  if (normalize) kernels::l2_normalize_rows(out.data(), out.data(), B, H);
+  return out;
+}
+
+std::vector<float> Encoder::pool_cls_rows(const std::vector<float>& hidden_cls, io::Pooling pooling,
+                                          bool normalize) const {
+  const std::int64_t H = config_.hidden;
+  const auto B = static_cast<std::int64_t>(hidden_cls.size()) / H;
+  std::vector<float> out;
+  if (pooling == io::Pooling::kMean) {
+    throw InvalidArgument("pool_cls_rows: mean pooling needs every token's row");
+  } else if (pooling == io::Pooling::kPooler) {
+    if (!pooler_) {
+      throw InvalidArgument(config_.source +
+                            ": the model has no pooler weights; use cls or mean pooling");
+    }
+    out.resize(hidden_cls.size());
+    pooler_->forward(out.data(), hidden_cls.data(), B);
+  } else {
+    out = hidden_cls;
   }
   if (normalize) kernels::l2_normalize_rows(out.data(), out.data(), B, H);
   return out;

@@ -17,6 +17,7 @@
 // DistilBERT scales q before the product and BERT the scores after it; both equal the above.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -53,6 +54,46 @@ struct PackedBatch {
 using Observer = std::function<void(std::string_view name, int layer, const float* data,
                                     std::int64_t rows, std::int64_t cols)>;
 
+// Where forward() spends its time: seconds and useful FLOPs per stage, summed over calls, for
+// `bertlite embed --profile`. FLOPs count multiply-adds as 2 and only real (packed) tokens.
+struct ForwardProfile {
+  enum Stage {
+    kEmbeddings,       // lookups + LayerNorm
+    kQkv,              // the fused QKV GEMM
+    kAttention,        // scores, softmax, weighted values
+    kAttentionOutput,  // output projection GEMM
+    kAttentionNorm,    // residual + LayerNorm
+    kFfnIn,            // GEMM + GELU
+    kFfnOut,           // GEMM
+    kOutputNorm,       // residual + LayerNorm
+    kStageCount
+  };
+  static const char* stage_name(int stage);
+
+  std::array<double, kStageCount> seconds{};
+  std::array<double, kStageCount> flops{};
+  std::vector<double> layer_seconds;  // per layer, all stages
+  std::vector<double> layer_flops;
+  std::int64_t calls = 0;
+  std::int64_t tokens = 0;
+  // Filled by FeatureExtractor around the encoder: tokenizing, and pooling the outputs.
+  double tokenize_seconds = 0;
+  double pooling_seconds = 0;
+
+  double total_seconds() const;
+  double total_flops() const;
+};
+
+struct ForwardOptions {
+  // Only the first row ([CLS]) of each sequence is wanted from the last layer. That layer then
+  // still projects Q, K and V for every token (keys and values need them) but runs attention,
+  // the output GEMM, the FFN and both LayerNorms for B rows instead of T, and forward() returns
+  // hidden[B, H]: row b is sequence b's [CLS] row, equal to the full computation's.
+  bool cls_rows_only = false;
+  ForwardProfile* profile = nullptr;  // accumulates when set
+  Observer observer;
+};
+
 class Encoder {
  public:
   // Loads config.json and the weights (safetensors or pytorch_model.bin) of a model folder.
@@ -72,11 +113,18 @@ class Encoder {
   // an id, type id or position outside its table.
   void forward(const PackedBatch& batch, std::vector<float>& hidden,
                const Observer& observer = {}) const;
+  // The same with options: [CLS] rows only, profiling.
+  void forward(const PackedBatch& batch, std::vector<float>& hidden,
+               const ForwardOptions& options) const;
 
   // Sentence features [B, H] from forward()'s output: the [CLS] row, the mean over the
   // sequence's tokens, or BERT's pooler (tanh(dense(h[CLS]))); optionally L2-normalized.
   std::vector<float> pool(const PackedBatch& batch, const std::vector<float>& hidden,
                           io::Pooling pooling, bool normalize) const;
+  // The same from the [CLS] rows alone (forward() with cls_rows_only): hidden_cls[B, H]. Only
+  // cls and pooler pooling can be computed from them.
+  std::vector<float> pool_cls_rows(const std::vector<float>& hidden_cls, io::Pooling pooling,
+                                   bool normalize) const;
 
  private:
   Encoder() = default;

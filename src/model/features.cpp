@@ -2,6 +2,7 @@
 #include "model/features.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "bertlite/error.h"
@@ -58,28 +59,58 @@ FeatureOptions FeatureExtractor::resolve(const FeatureOptions& options) const {
 }
 
 Features FeatureExtractor::extract(std::span<const std::string> texts,
-                                   const FeatureOptions& requested,
+                                   const FeatureOptions& options,
                                    const ProgressCallback& progress) const {
-  const FeatureOptions options = resolve(requested);
+  const io::Pooling pooling = resolve(options).pooling.value();
+  return std::move(extract(texts, std::span(&pooling, 1), options, progress).front());
+}
+
+std::vector<Features> FeatureExtractor::extract(std::span<const std::string> texts,
+                                                std::span<const io::Pooling> poolings,
+                                                const FeatureOptions& requested,
+                                                const ProgressCallback& progress) const {
+  FeatureOptions options = requested;
+  if (!poolings.empty()) options.pooling = poolings.front();  // checked by resolve()
+  options = resolve(options);
   const std::int64_t H = encoder_.config().hidden;
-  Features features;
-  features.rows = static_cast<std::int64_t>(texts.size());
-  features.cols = H;
-  features.data.resize(static_cast<std::size_t>(features.rows * H));
-  features.pooling = *options.pooling;
-  features.normalize = *options.normalize;
-  features.max_length = options.max_length;
+  std::vector<Features> results(poolings.size());
+  for (std::size_t k = 0; k < poolings.size(); ++k) {
+    if (poolings[k] == io::Pooling::kPooler && !encoder_.has_pooler()) {
+      throw InvalidArgument(folder_.string() +
+                            ": the model has no pooler weights; use cls or mean pooling");
+    }
+    Features& f = results[k];
+    f.rows = static_cast<std::int64_t>(texts.size());
+    f.cols = H;
+    f.data.resize(static_cast<std::size_t>(f.rows * H));
+    f.pooling = poolings[k];
+    f.normalize = *options.normalize;
+    f.max_length = options.max_length;
+  }
 
   EncodeOptions encode;
   // Without truncation, encode in full and reject what does not fit, naming the row.
   encode.max_length = options.truncate ? options.max_length : 0;
 
+  ForwardOptions forward_options;
+  forward_options.cls_rows_only =
+      options.cls_rows_only && std::none_of(poolings.begin(), poolings.end(),
+                                            [](io::Pooling p) { return p == io::Pooling::kMean; });
+  forward_options.profile = options.profile;
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+
+  std::int64_t tokens = 0, truncated = 0;
   PackedBatch batch;
   std::vector<float> hidden;
   for (std::size_t chunk = 0; chunk < texts.size(); chunk += kChunkSize) {
     const std::size_t chunk_size = std::min(kChunkSize, texts.size() - chunk);
+    const auto tokenize_start = Clock::now();
     const std::vector<Encoding> encodings =
         tokenizer_.encode_batch(texts.subspan(chunk, chunk_size), encode, options.threads);
+    if (options.profile) options.profile->tokenize_seconds += seconds_since(tokenize_start);
 
     std::vector<std::size_t> order(chunk_size);
     std::iota(order.begin(), order.end(), std::size_t{0});
@@ -90,8 +121,8 @@ Features FeatureExtractor::extract(std::span<const std::string> texts,
                               " tokens, more than the limit of " +
                               std::to_string(options.max_length) + " (truncation is off)");
       }
-      features.truncated += encodings[i].truncated > 0;
-      features.tokens += static_cast<std::int64_t>(encodings[i].size());
+      truncated += encodings[i].truncated > 0;
+      tokens += static_cast<std::int64_t>(encodings[i].size());
     }
     // Longest first: similar lengths share a batch, so attention work per batch is even.
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -111,17 +142,25 @@ Features FeatureExtractor::extract(std::span<const std::string> texts,
         batch.add(e.ids, e.type_ids);
         ++next;
       }
-      encoder_.forward(batch, hidden);
-      const std::vector<float> pooled =
-          encoder_.pool(batch, hidden, *options.pooling, *options.normalize);
-      for (std::size_t b = 0; b < next - first; ++b) {
-        std::copy_n(pooled.data() + b * H, H,
-                    features.data.data() + (chunk + order[first + b]) * H);
+      encoder_.forward(batch, hidden, forward_options);
+      const auto pool_start = Clock::now();
+      for (Features& f : results) {
+        const std::vector<float> pooled =
+            forward_options.cls_rows_only ? encoder_.pool_cls_rows(hidden, f.pooling, f.normalize)
+                                          : encoder_.pool(batch, hidden, f.pooling, f.normalize);
+        for (std::size_t b = 0; b < next - first; ++b) {
+          std::copy_n(pooled.data() + b * H, H, f.data.data() + (chunk + order[first + b]) * H);
+        }
       }
+      if (options.profile) options.profile->pooling_seconds += seconds_since(pool_start);
       if (progress) progress(static_cast<std::int64_t>(next - first));
     }
   }
-  return features;
+  for (Features& f : results) {
+    f.tokens = tokens;
+    f.truncated = truncated;
+  }
+  return results;
 }
 
 }  // namespace bertlite::model

@@ -42,6 +42,11 @@ struct FeatureOptions {
   // Threads for tokenizing (0 = all available). The encoder's kernels use
   // util::compute_threads(), set once by the caller with util::set_compute_threads.
   int threads = 0;
+  // When every pooling needs only [CLS] rows (cls, pooler), skip the other rows' work in the
+  // last layer (ForwardOptions::cls_rows_only). Off only to measure or check the saving.
+  bool cls_rows_only = true;
+  // Accumulates time per stage when set (`bertlite embed --profile`).
+  ForwardProfile* profile = nullptr;
   // Names row i in error messages ("train.tsv:12"); default "text i+1".
   std::function<std::string(std::size_t)> row_name;
 };
@@ -76,6 +81,12 @@ class FeatureExtractor {
   // Features of every text, in input order.
   Features extract(std::span<const std::string> texts, const FeatureOptions& options,
                    const ProgressCallback& progress = {}) const;
+  // The same for several poolings from one encoder pass (options.pooling is ignored): result
+  // k is poolings[k].
+  std::vector<Features> extract(std::span<const std::string> texts,
+                                std::span<const io::Pooling> poolings,
+                                const FeatureOptions& options,
+                                const ProgressCallback& progress = {}) const;
 
  private:
   FeatureExtractor(std::filesystem::path folder, Tokenizer tokenizer, Encoder encoder);

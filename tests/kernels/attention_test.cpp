@@ -125,6 +125,35 @@ TEST(Attention, PackedEqualsMaskedPaddedBatch) {
   }
 }
 
+TEST(Attention, FirstRowsOnlyEqualTheFullComputation) {
+  const std::vector<int64_t> starts{0, 5, 6, 18, 18, 27};  // lengths 5, 1, 12, 0, 9
+  const int64_t NH = 3, HD = 16, H = NH * HD, B = int64_t(starts.size()) - 1, total = starts.back();
+  const auto qkv = random_vector(total * 3 * H, 65);
+  std::vector<float> full(total * H);
+  attention_forward_packed(full.data(), qkv.data(), starts.data(), B, NH, HD, 0.25f);
+  for (bool reference : {false, true}) {
+    SCOPED_TRACE(reference ? "reference" : "fast");
+    set_reference_mode(reference);
+    std::vector<float> first(B * H, -7.0f);
+    attention_forward_packed_first(first.data(), qkv.data(), starts.data(), B, NH, HD, 0.25f);
+    set_reference_mode(false);
+    for (int64_t b = 0; b < B; ++b) {
+      if (starts[b + 1] == starts[b]) {  // an empty sequence leaves its row alone
+        EXPECT_EQ(first[b * H], -7.0f);
+        continue;
+      }
+      for (int64_t c = 0; c < H; ++c) {
+        const float want = full[starts[b] * H + c];
+        if (reference) {
+          EXPECT_NEAR(first[b * H + c], want, kTolerance) << "b=" << b << " c=" << c;
+        } else {
+          EXPECT_EQ(first[b * H + c], want) << "b=" << b << " c=" << c;  // the same arithmetic
+        }
+      }
+    }
+  }
+}
+
 TEST(Attention, StridedMatchesFused) {
   const int64_t T = 19, NH = 4, HD = 8, H = NH * HD, ld = H + 5;  // rows with spare columns
   const auto qkv = random_vector(T * 3 * H, 64);

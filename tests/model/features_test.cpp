@@ -116,6 +116,52 @@ TEST(FeatureExtractor, RejectsWhatTheModelCannotDo) {
   EXPECT_THROW(extractor.extract(sentences(), options), InvalidArgument);
 }
 
+TEST(FeatureExtractor, SeveralPoolingsFromOnePass) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const io::Pooling poolings[] = {io::Pooling::kCls, io::Pooling::kMean, io::Pooling::kPooler};
+  const std::vector<Features> all = extractor.extract(sentences(), poolings, {});
+  ASSERT_EQ(all.size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {
+    SCOPED_TRACE(k);
+    FeatureOptions one;
+    one.pooling = poolings[k];
+    const Features want = extractor.extract(sentences(), one);
+    EXPECT_EQ(all[k].pooling, poolings[k]);
+    EXPECT_EQ(all[k].tokens, want.tokens);
+    EXPECT_EQ(all[k].data, want.data);
+  }
+}
+
+TEST(FeatureExtractor, ClsRowsOnlyEqualsTheFullLastLayer) {
+  for (const char* name : {"bert_tiny", "distilbert_tiny"}) {
+    SCOPED_TRACE(name);
+    const auto extractor = FeatureExtractor::load(kFixtures + name);
+    std::vector<io::Pooling> poolings = {io::Pooling::kCls};
+    if (extractor.encoder().has_pooler()) poolings.push_back(io::Pooling::kPooler);
+    FeatureOptions full, shortcut;
+    full.cls_rows_only = false;
+    ForwardProfile profile_full, profile_shortcut;
+    full.profile = &profile_full;
+    shortcut.profile = &profile_shortcut;
+    const auto want = extractor.extract(sentences(), poolings, full);
+    const auto got = extractor.extract(sentences(), poolings, shortcut);
+    for (std::size_t k = 0; k < poolings.size(); ++k) {
+      ASSERT_EQ(got[k].data.size(), want[k].data.size());
+      for (std::size_t i = 0; i < want[k].data.size(); ++i) {
+        EXPECT_NEAR(got[k].data[i], want[k].data[i], 1e-6) << "pooling " << k << " i " << i;
+      }
+    }
+    // The shortcut did less work in the last layer's FFN, and the profile saw it.
+    EXPECT_LT(profile_shortcut.flops[ForwardProfile::kFfnIn],
+              profile_full.flops[ForwardProfile::kFfnIn]);
+    EXPECT_EQ(profile_shortcut.flops[ForwardProfile::kQkv],
+              profile_full.flops[ForwardProfile::kQkv]);
+    EXPECT_GT(profile_full.total_seconds(), 0.0);
+    EXPECT_EQ(profile_full.layer_seconds.size(),
+              static_cast<std::size_t>(extractor.encoder().config().layers));
+  }
+}
+
 TEST(FeatureExtractor, EmptyInputGivesNoRows) {
   const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
   const Features f = extractor.extract(std::vector<std::string>{}, {});

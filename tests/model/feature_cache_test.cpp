@@ -1,0 +1,101 @@
+// tests/model/feature_cache_test.cpp - cached features are found only for exactly the same model,
+// options and texts, equal what the encoder computes, and a damaged entry is recomputed.
+#include "model/feature_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace bertlite::model {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kFixtures = std::string(BERTLITE_TEST_DATA) + "/encoder/";
+
+class FeatureCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("bertlite_cache_test_" +
+            std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FeatureCacheTest, SecondRunComesFromTheCacheAndIsEqual) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const FeatureCache cache(dir_);
+  const std::vector<std::string> texts = {"Good", "The movie was fun!", "bad film"};
+  const io::Pooling poolings[] = {io::Pooling::kCls, io::Pooling::kMean};
+  int hits = -1;
+  const auto first = extract_cached(extractor, cache, texts, poolings, {}, {}, &hits);
+  EXPECT_EQ(hits, 0);
+  std::int64_t progress = 0;
+  const auto second = extract_cached(
+      extractor, cache, texts, poolings, {}, [&](std::int64_t n) { progress += n; }, &hits);
+  EXPECT_EQ(hits, 2);
+  EXPECT_EQ(progress, 3);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_EQ(first[k].data, second[k].data);
+    EXPECT_EQ(first[k].tokens, second[k].tokens);
+    EXPECT_EQ(second[k].pooling, poolings[k]);
+  }
+  // Only the missing pooling is computed.
+  const io::Pooling three[] = {io::Pooling::kCls, io::Pooling::kPooler};
+  extract_cached(extractor, cache, texts, three, {}, {}, &hits);
+  EXPECT_EQ(hits, 1);
+}
+
+TEST_F(FeatureCacheTest, KeyDependsOnEverythingThatChangesTheNumbers) {
+  const auto tiny = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const auto other = FeatureExtractor::load(kFixtures + "bert_tiny_prefixed");
+  const FeatureCache cache(dir_);
+  const std::vector<std::string> texts = {"a", "b"};
+  const FeatureOptions options = tiny.resolve({});
+  const std::string base = cache.key(tiny, io::Pooling::kCls, options, texts);
+  EXPECT_EQ(base, cache.key(tiny, io::Pooling::kCls, options, texts));
+  EXPECT_NE(base, cache.key(tiny, io::Pooling::kMean, options, texts));
+  EXPECT_NE(base, cache.key(other, io::Pooling::kCls, other.resolve({}), texts));
+  EXPECT_NE(base, cache.key(tiny, io::Pooling::kCls, options, std::vector<std::string>{"ab", ""}));
+  FeatureOptions normalized = options;
+  normalized.normalize = true;
+  EXPECT_NE(base, cache.key(tiny, io::Pooling::kCls, normalized, texts));
+  FeatureOptions shorter = options;
+  shorter.max_length = 8;
+  EXPECT_NE(base, cache.key(tiny, io::Pooling::kCls, shorter, texts));
+}
+
+TEST_F(FeatureCacheTest, DamagedEntryIsRecomputed) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const FeatureCache cache(dir_);
+  const std::vector<std::string> texts = {"Good", "bad film"};
+  const io::Pooling cls[] = {io::Pooling::kCls};
+  const auto first = extract_cached(extractor, cache, texts, cls, {});
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().extension() == ".npy") std::ofstream(entry.path()) << "garbage";
+  }
+  int hits = -1;
+  const auto again = extract_cached(extractor, cache, texts, cls, {}, {}, &hits);
+  EXPECT_EQ(hits, 0);
+  EXPECT_EQ(again[0].data, first[0].data);
+}
+
+TEST_F(FeatureCacheTest, DisabledCacheStoresNothing) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const FeatureCache cache{fs::path()};
+  const io::Pooling cls[] = {io::Pooling::kCls};
+  int hits = -1;
+  extract_cached(extractor, cache, std::vector<std::string>{"Good"}, cls, {}, {}, &hits);
+  extract_cached(extractor, cache, std::vector<std::string>{"Good"}, cls, {}, {}, &hits);
+  EXPECT_EQ(hits, 0);
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+}  // namespace
+}  // namespace bertlite::model
