@@ -10,6 +10,8 @@
 // so the plain layout needs no transpose, only a copy.
 #include "kernels/linear.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -20,6 +22,7 @@
 
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
+#include "kernels/kernel_clones.h"
 #include "kernels/ref/reference.h"
 
 namespace bertlite::kernels {
@@ -27,7 +30,8 @@ namespace {
 
 using Desc = dnnl::memory::desc;
 using Dims = dnnl::memory::dims;
-constexpr auto kF32 = dnnl::memory::data_type::f32;
+using DataType = dnnl::memory::data_type;
+constexpr auto kF32 = DataType::f32;
 
 // Per-M plans beyond this many distinct M values are dropped and re-planned on demand (oneDNN's
 // own primitive cache makes re-planning cheap); bounds the JIT code a long-running server keeps.
@@ -110,7 +114,132 @@ dnnl::memory relayout(const dnnl::memory& from, const Desc& to) {
   return result;
 }
 
+// float -> bfloat16 bits, round to nearest even (NaN stays NaN), as PyTorch's .bfloat16().
+inline uint16_t to_bf16_bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+inline float bf16_bits_to_float(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &wide, 4);
+  return value;
+}
+
+KERNEL_CLONES void to_bf16(uint16_t* out, const float* in, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_bits(in[i]);
+}
+// The same rounding, kept in float: what the GEMM sees on CPUs without bfloat16 instructions.
+KERNEL_CLONES void round_to_bf16(float* out, const float* in, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_bits_to_float(to_bf16_bits(in[i]));
+}
+
+// Symmetric int8 quantization of each of `rows` rows: scale = max |row| / 127 (1 for a zero
+// row), q = round(x / scale), so |q| <= 127 and -128 never occurs (VNNI's u8 x s8 products stay
+// exact). Returns the scales.
+KERNEL_CLONES void quantize_rows(int8_t* q, float* scales, const float* x, int64_t rows,
+                                 int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    float max_abs = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(row[c]));
+    const float scale = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
+    const float inverse = 1.0f / scale;
+    int8_t* out = q + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      out[c] = static_cast<int8_t>(std::nearbyint(std::clamp(row[c] * inverse, -127.0f, 127.0f)));
+    }
+    scales[r] = scale;
+  }
+}
+
+// Asymmetric uint8 quantization of activation rows: the row's range [min, max] (widened to
+// include 0) maps onto 0..255, x ~ scale * (q - zero). Activations are lopsided (GELU outputs
+// lie in [-0.17, max]), so this resolves them up to twice as finely as a symmetric int8 range.
+KERNEL_CLONES void quantize_rows_asymmetric(uint8_t* q, float* scales, float* zeros, const float* x,
+                                            int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) {
+      lo = std::min(lo, row[c]);
+      hi = std::max(hi, row[c]);
+    }
+    const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    const float inverse = 1.0f / scale;
+    const float zero = std::nearbyint(-lo * inverse);
+    uint8_t* out = q + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      out[c] =
+          static_cast<uint8_t>(std::clamp(std::nearbyint(row[c] * inverse) + zero, 0.0f, 255.0f));
+    }
+    scales[r] = scale;
+    zeros[r] = zero;
+  }
+}
+
+// The int8 GEMM gives y[m, n] = sw[n] * sum_k q[m, k] Wq[n, k]; the real product is
+// sx[m] * sw[n] * sum_k (q[m, k] - zero[m]) Wq[n, k] = sx[m] * (y[m, n] - zero[m] * c[n]) with
+// c[n] = sw[n] * sum_k Wq[n, k]. Then the bias. oneDNN 2.x cannot apply per-row scales itself.
+KERNEL_CLONES void dequantize_rows_add_bias(float* y, const float* row_scale, const float* row_zero,
+                                            const float* compensation, const float* bias, int64_t M,
+                                            int64_t N) {
+  for (int64_t m = 0; m < M; ++m) {
+    float* row = y + m * N;
+    const float s = row_scale[m], z = row_zero[m];
+    if (bias != nullptr) {
+      for (int64_t n = 0; n < N; ++n) row[n] = s * (row[n] - z * compensation[n]) + bias[n];
+    } else {
+      for (int64_t n = 0; n < N; ++n) row[n] = s * (row[n] - z * compensation[n]);
+    }
+  }
+}
+
+// Runs body(begin, end) over row blocks on the compute threads: the int8 conversions are memory
+// bound, and one core alone would leave half the bandwidth unused.
+template <typename Body>
+void for_row_blocks(int64_t rows, int64_t cols, Body body) {
+  const int threads = sync_compute_threads();
+  const int64_t block = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1));
+  const int64_t blocks = (rows + block - 1) / block;
+  if (threads <= 1 || blocks <= 1) {
+    body(int64_t{0}, rows);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < blocks; ++i) body(i * block, std::min(rows, (i + 1) * block));
+}
+
+// Per-thread staging for converted activations, reused across calls.
+template <typename T>
+T* scratch(std::vector<T>& buffer, size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
 }  // namespace
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kF32:
+      return "fp32";
+    case Precision::kBF16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32" || name == "f32" || name == "float32") return Precision::kF32;
+  if (name == "bf16" || name == "bfloat16") return Precision::kBF16;
+  if (name == "int8") return Precision::kInt8;
+  throw InvalidArgument("precision '" + name + "' is not one of: fp32, bf16, int8");
+}
 
 struct Linear::Impl {
   // A planned matmul and the weights in the layout it reads.
@@ -123,6 +252,12 @@ struct Linear::Impl {
   int64_t N = 0, K = 0;
   LinearEpilogue epilogue;
   LinearPlan plan = LinearPlan::kRuntimeM;
+  Precision precision = Precision::kF32;
+  bool bf16_emulated = false;              // kBF16 on a CPU without a bfloat16 GEMM: rounded floats
+  DataType data_type = kF32;               // of the GEMM's weights
+  DataType src_type = kF32;                // of its input rows (uint8 for kInt8)
+  std::vector<float> weight_scales;        // kInt8: [N]
+  std::vector<float> weight_compensation;  // kInt8: [N], sw[n] * sum_k Wq[n, k]
   std::vector<float> bias;
   Desc bias_md;
   Desc plain_md;        // weights[K, N] with strides {1, K}: W[N, K] as given
@@ -134,8 +269,12 @@ struct Linear::Impl {
   // count at planning time, so a change of --threads gets its own plan.
   mutable std::map<std::pair<int, int64_t>, std::shared_ptr<const Plan>> plans;
 
-  Desc rows_md(int64_t rows, int64_t cols) const {
-    return Desc(Dims{rows, cols}, kF32, dnnl::memory::format_tag::ab);
+  Desc rows_md(int64_t rows, int64_t cols, DataType type = kF32) const {
+    return Desc(Dims{rows, cols}, type, dnnl::memory::format_tag::ab);
+  }
+  // The bias goes to oneDNN except for int8, whose bias is added after the per-row scale.
+  const Desc* gemm_bias() const {
+    return bias.empty() || precision == Precision::kInt8 ? nullptr : &bias_md;
   }
   int64_t plan_rows(int64_t M) const {
     return plan == LinearPlan::kRuntimeM ? DNNL_RUNTIME_DIM_VAL : M;
@@ -144,13 +283,13 @@ struct Linear::Impl {
   // Plans the matmul for `M` rows (or any M): first with the weights in the layout we already
   // hold, and only if oneDNN refuses that, with a layout of its choice (and a reordered copy).
   Plan make_plan(int64_t M) const {
-    const Desc src = rows_md(plan_rows(M), K), dst = rows_md(plan_rows(M), N);
-    const Desc* bias_ptr = bias.empty() ? nullptr : &bias_md;
+    const Desc src = rows_md(plan_rows(M), K, src_type), dst = rows_md(plan_rows(M), N);
+    const Desc* bias_ptr = gemm_bias();
     dnnl::matmul::primitive_desc pd;
     try {
       pd = make_matmul_pd(src, packed.get_desc(), bias_ptr, dst, attr);
     } catch (const dnnl::error&) {
-      const Desc any(Dims{K, N}, kF32, dnnl::memory::format_tag::any);
+      const Desc any(Dims{K, N}, data_type, dnnl::memory::format_tag::any);
       pd = make_matmul_pd(src, any, bias_ptr, dst, attr);
     }
     return Plan{dnnl::matmul(pd), relayout(packed, pd.weights_desc()), pd.impl_info_str()};
@@ -167,53 +306,116 @@ struct Linear::Impl {
   }
 };
 
+namespace {
+
+// The attributes of the GEMM: the fused epilogue for float and bfloat16; for int8 only the
+// per-output-channel weight scales (bias and activation follow the per-row scale, outside).
+dnnl::primitive_attr make_gemm_attr(const LinearEpilogue& epilogue, Precision precision,
+                                    const std::vector<float>& weight_scales) {
+  if (precision != Precision::kInt8) return make_attr(epilogue);
+  dnnl::primitive_attr attr;
+#if DNNL_VERSION_MAJOR >= 3
+  attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1 << 1);
+  (void)weight_scales;
+#else
+  attr.set_output_scales(1 << 1, weight_scales);
+#endif
+  return attr;
+}
+
+}  // namespace
+
 Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
-               LinearEpilogue epilogue, LinearPlan plan)
+               LinearEpilogue epilogue, LinearPlan plan, Precision precision)
     : impl_(std::make_unique<Impl>()) {
   if (N < 1 || K < 1) {
     throw InvalidArgument(shape_name(N, K) + ": N and K must be >= 1");
   }
   if (weight == nullptr) throw InvalidArgument(shape_name(N, K) + ": null weight");
+  if (precision == Precision::kInt8 && epilogue.accumulate) {
+    throw InvalidArgument(shape_name(N, K) + ": int8 does not support an accumulating epilogue");
+  }
   Impl& impl = *impl_;
   impl.N = N;
   impl.K = K;
   impl.epilogue = epilogue;
+  impl.precision = precision;
   // kDefault is the runtime-M plan. bench_gemm_limit --threads 1 --sweep (oneDNN 2.6, AVX2
   // gemm:jit, K = N = 768, flops per CPU-second) measured it faster for skinny batches (M = 2:
   // 34 vs 22 GFLOPS, M = 16: 82 vs 70; its prepacked row-major weight suits them) and within 3%
   // of per-M plans for M = 64..4096; and it never re-plans.
   impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;
+  // bf16 and int8: oneDNN 2.6's fast kernels for them (brgemm: AMX, AVX512_BF16, VNNI) need M
+  // fixed at planning time; with M open it falls back to gemm:jit, which measured 370 vs 538
+  // GFLOPS (bf16) and 257 vs 575 GOPS (int8) on M = 4096, K = 768, N = 3072 with AMX.
+  if (plan == LinearPlan::kDefault && precision != Precision::kF32) impl.plan = LinearPlan::kPerM;
   if (bias != nullptr) impl.bias.assign(bias, bias + N);
   try {
-    impl.attr = make_attr(epilogue);
     impl.bias_md = Desc(Dims{1, N}, kF32, dnnl::memory::format_tag::ab);
-    impl.plain_md = Desc(Dims{K, N}, kF32, Dims{1, K});
-    impl.packed = dnnl::memory(impl.plain_md, cpu_engine());
-    std::memcpy(impl.packed.get_data_handle(), weight, sizeof(float) * N * K);
-
     const int threads = sync_compute_threads();
-    if (impl.plan == LinearPlan::kRuntimeM) {
-      // Prepack: plan once with a layout of oneDNN's choice and keep the weight only in it.
-      const Desc src = impl.rows_md(DNNL_RUNTIME_DIM_VAL, K);
-      const Desc dst = impl.rows_md(DNNL_RUNTIME_DIM_VAL, N);
-      const Desc any(Dims{K, N}, kF32, dnnl::memory::format_tag::any);
-      dnnl::matmul::primitive_desc pd;
-      bool planned = true;
-      try {
-        pd = make_matmul_pd(src, any, impl.bias.empty() ? nullptr : &impl.bias_md, dst, impl.attr);
-      } catch (const dnnl::error&) {
-        planned = false;  // this oneDNN cannot leave M open here: plan per M instead
-      }
-      if (planned) {
-        impl.packed = relayout(impl.packed, pd.weights_desc());
-        impl.plans.emplace(std::pair<int, int64_t>{threads, 0},
-                           std::make_shared<const Impl::Plan>(
-                               Impl::Plan{dnnl::matmul(pd), impl.packed, pd.impl_info_str()}));
+    // The weight in the GEMM's data type, plain [K, N] with strides {1, K}.
+    const auto fill_weight = [&](DataType type) {
+      impl.data_type = type;
+      impl.src_type = type == DataType::s8 ? DataType::u8 : type;
+      impl.plain_md = Desc(Dims{K, N}, type, Dims{1, K});
+      impl.packed = dnnl::memory(impl.plain_md, cpu_engine());
+      void* data = impl.packed.get_data_handle();
+      if (type == DataType::bf16) {
+        to_bf16(static_cast<uint16_t*>(data), weight, N * K);
+      } else if (type == DataType::s8) {
+        impl.weight_scales.resize(static_cast<size_t>(N));
+        auto* q = static_cast<int8_t*>(data);
+        quantize_rows(q, impl.weight_scales.data(), weight, N, K);
+        impl.weight_compensation.resize(static_cast<size_t>(N));
+        for (int64_t n = 0; n < N; ++n) {
+          int64_t sum = 0;
+          for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
+          impl.weight_compensation[n] = impl.weight_scales[n] * static_cast<float>(sum);
+        }
+      } else if (precision == Precision::kBF16) {  // emulated: bfloat16 values in floats
+        round_to_bf16(static_cast<float*>(data), weight, N * K);
       } else {
-        impl.plan = LinearPlan::kPerM;
+        std::memcpy(data, weight, sizeof(float) * N * K);
       }
+      impl.attr = make_gemm_attr(epilogue, precision, impl.weight_scales);
+    };
+    fill_weight(precision == Precision::kBF16   ? DataType::bf16
+                : precision == Precision::kInt8 ? DataType::s8
+                                                : kF32);
+
+    const auto prepack = [&]() {
+      // Plan once with M left open and a weight layout of oneDNN's choice, and keep the weight
+      // only in that layout. Returns false if this oneDNN cannot leave M open here.
+      const Desc src = impl.rows_md(DNNL_RUNTIME_DIM_VAL, K, impl.src_type);
+      const Desc dst = impl.rows_md(DNNL_RUNTIME_DIM_VAL, N);
+      const Desc any(Dims{K, N}, impl.data_type, dnnl::memory::format_tag::any);
+      dnnl::matmul::primitive_desc pd;
+      try {
+        pd = make_matmul_pd(src, any, impl.gemm_bias(), dst, impl.attr);
+      } catch (const dnnl::error&) {
+        return false;
+      }
+      impl.packed = relayout(impl.packed, pd.weights_desc());
+      impl.plans.emplace(std::pair<int, int64_t>{threads, 0},
+                         std::make_shared<const Impl::Plan>(
+                             Impl::Plan{dnnl::matmul(pd), impl.packed, pd.impl_info_str()}));
+      return true;
+    };
+    const auto plan_all = [&]() {
+      impl.plans.clear();
+      if (impl.plan == LinearPlan::kRuntimeM && !prepack()) impl.plan = LinearPlan::kPerM;
+      if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);  // fail now, not mid-model
+    };
+    plan_all();
+    // No bfloat16 GEMM on this CPU (oneDNN offers only its slow reference code): keep the
+    // bfloat16 rounding but run the GEMM in float.
+    if (precision == Precision::kBF16 &&
+        impl.plan_for(threads, 1)->implementation.starts_with("ref")) {
+      impl.bf16_emulated = true;
+      impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;  // float
+      fill_weight(kF32);
+      plan_all();
     }
-    if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);  // fail now, not mid-model
   } catch (const dnnl::error& e) {
     throw Error(shape_name(N, K) + ": oneDNN could not plan the matmul: " + e.what());
   }
@@ -243,18 +445,61 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     const int threads = sync_compute_threads();
     const auto plan = impl.plan_for(threads, M);
     const dnnl::engine& engine = cpu_engine();
+    // Activations in the GEMM's input format, staged per thread.
+    thread_local std::vector<uint16_t> bf16_rows;
+    thread_local std::vector<float> float_rows;
+    thread_local std::vector<uint8_t> uint8_rows;
+    thread_local std::vector<float> row_scales;
+    thread_local std::vector<float> row_zeros;
     // oneDNN reads but never writes src; its API has no const handle.
-    dnnl::memory src(impl.rows_md(M, impl.K), engine, const_cast<float*>(x));
+    void* src_data = const_cast<float*>(x);
+    if (impl.precision == Precision::kBF16 && impl.bf16_emulated) {
+      src_data = scratch(float_rows, static_cast<size_t>(M * impl.K));
+      round_to_bf16(static_cast<float*>(src_data), x, M * impl.K);
+    } else if (impl.precision == Precision::kBF16) {
+      src_data = scratch(bf16_rows, static_cast<size_t>(M * impl.K));
+      to_bf16(static_cast<uint16_t*>(src_data), x, M * impl.K);
+    } else if (impl.precision == Precision::kInt8) {
+      src_data = scratch(uint8_rows, static_cast<size_t>(M * impl.K));
+      auto* q = static_cast<uint8_t*>(src_data);
+      float* scales = scratch(row_scales, static_cast<size_t>(M));
+      float* zeros = scratch(row_zeros, static_cast<size_t>(M));
+      const int64_t K = impl.K;
+      for_row_blocks(M, K, [&](int64_t begin, int64_t end) {
+        quantize_rows_asymmetric(q + begin * K, scales + begin, zeros + begin, x + begin * K,
+                                 end - begin, K);
+      });
+    }
+    dnnl::memory src(impl.rows_md(M, impl.K, impl.src_type), engine, src_data);
     dnnl::memory dst(impl.rows_md(M, impl.N), engine, y);
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
-    if (!impl.bias.empty()) {
+    if (impl.gemm_bias() != nullptr) {
       args.emplace(DNNL_ARG_BIAS,
                    dnnl::memory(impl.bias_md, engine, const_cast<float*>(impl.bias.data())));
     }
+#if DNNL_VERSION_MAJOR >= 3
+    if (impl.precision == Precision::kInt8) {
+      args.emplace(DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS,
+                   dnnl::memory(Desc(Dims{impl.N}, kF32, dnnl::memory::format_tag::a), engine,
+                                const_cast<float*>(impl.weight_scales.data())));
+    }
+#endif
     dnnl::stream& stream = thread_stream();
     plan->primitive.execute(stream, args);
     stream.wait();
+    if (impl.precision == Precision::kInt8) {
+      const int64_t N = impl.N;
+      const float* scales = row_scales.data();
+      const float* zeros = row_zeros.data();
+      const float* b = impl.bias.empty() ? nullptr : impl.bias.data();
+      const Activation activation = impl.epilogue.activation;
+      for_row_blocks(M, N, [&](int64_t begin, int64_t end) {
+        dequantize_rows_add_bias(y + begin * N, scales + begin, zeros + begin,
+                                 impl.weight_compensation.data(), b, end - begin, N);
+        activation_forward(y + begin * N, (end - begin) * N, activation);
+      });
+    }
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl.N, impl.K) + ".forward(M=" + std::to_string(M) +
                 "): oneDNN failed: " + e.what());
@@ -274,13 +519,19 @@ const std::vector<float>& Linear::bias() const {
   return impl_->bias;
 }
 
+Precision Linear::precision() const {
+  return impl_->precision;
+}
+
 std::vector<float> Linear::weight() const {
   const Impl& impl = *impl_;
   std::vector<float> w(static_cast<size_t>(impl.N * impl.K));
   try {
-    dnnl::memory plain(impl.plain_md, cpu_engine(), w.data());
+    // Reordering into a float [K, N] view with strides {1, K} also converts bf16 / s8.
+    const Desc plain_f32(Dims{impl.K, impl.N}, kF32, Dims{1, impl.K});
+    dnnl::memory plain(plain_f32, cpu_engine(), w.data());
     dnnl::memory packed = impl.packed;
-    if (packed.get_desc() == impl.plain_md) {
+    if (packed.get_desc() == plain_f32) {
       std::memcpy(w.data(), packed.get_data_handle(), sizeof(float) * w.size());
     } else {
       dnnl::reorder(packed, plain).execute(thread_stream(), packed, plain);
@@ -289,12 +540,18 @@ std::vector<float> Linear::weight() const {
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl.N, impl.K) + ".weight: oneDNN reorder failed: " + e.what());
   }
+  if (impl.precision == Precision::kInt8) {
+    for (int64_t n = 0; n < impl.N; ++n) {
+      for (int64_t k = 0; k < impl.K; ++k) w[n * impl.K + k] *= impl.weight_scales[n];
+    }
+  }
   return w;
 }
 
 std::string Linear::implementation() const {
   try {
-    return impl_->plan_for(sync_compute_threads(), 1)->implementation;
+    return impl_->plan_for(sync_compute_threads(), 1)->implementation +
+           (impl_->bf16_emulated ? "+bf16-emulated" : "");
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl_->N, impl_->K) + ": oneDNN could not plan the matmul: " + e.what());
   }

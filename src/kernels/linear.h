@@ -31,6 +31,23 @@ struct LinearEpilogue {
   bool accumulate = false;
 };
 
+// The number format of the GEMM's inputs; accumulation is always 32-bit (float or int).
+//   kF32   float weights and activations.
+//   kBF16  weights stored as bfloat16; activations rounded to bfloat16 as they enter the GEMM;
+//          float accumulation, bias and epilogue. Native on CPUs with AVX512_BF16 or AMX; on
+//          others the same rounding is applied and the GEMM runs in float ("emulated").
+//   kInt8  weights quantized symmetrically per output channel (scale = max |W[n, :]| / 127);
+//          activations quantized per row (per token) to uint8 over the row's [min, max] as they
+//          enter the GEMM;
+//          int32 accumulation (VNNI/AMX where present), then y = acc * sx[m] * sw[n] + b and
+//          the activation in float.
+enum class Precision { kF32, kBF16, kInt8 };
+
+// "fp32", "bf16", "int8".
+const char* precision_name(Precision precision);
+// Parses those names; throws InvalidArgument listing them.
+Precision parse_precision(const std::string& name);
+
 // How oneDNN primitives are planned for the varying row count M. kRuntimeM plans one primitive
 // with M left open (DNNL_RUNTIME_DIM_VAL); kPerM plans one per distinct M and caches it.
 // bench/kernels/gemm_limit.cpp measures both; kDefault is the faster one on the machines measured.
@@ -43,8 +60,8 @@ class Linear {
   // null weight, and bertlite::Error when oneDNN cannot plan the matmul.
   Linear(const float* weight,  // [N, K]
          const float* bias,    // [N] or null
-         int64_t N, int64_t K, LinearEpilogue epilogue = {},
-         LinearPlan plan = LinearPlan::kDefault);
+         int64_t N, int64_t K, LinearEpilogue epilogue = {}, LinearPlan plan = LinearPlan::kDefault,
+         Precision precision = Precision::kF32);
   ~Linear();
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
@@ -61,13 +78,15 @@ class Linear {
   int64_t out_features() const;  // N
   const LinearEpilogue& epilogue() const;
 
-  // The weight back in its original [N, K] layout (unpacked from oneDNN's layout if needed).
+  Precision precision() const;
+  // The weight back in its original [N, K] layout (unpacked from oneDNN's layout if needed;
+  // for bf16 and int8, the values the GEMM actually uses: rounded or dequantized).
   std::vector<float> weight() const;
   // The bias [N]; empty when constructed without one.
   const std::vector<float>& bias() const;
 
   // oneDNN's name for the implementation it picked (e.g. "brg:avx512_core", "gemm:jit"), for
-  // benchmarks and bug reports.
+  // benchmarks and bug reports; "+bf16-emulated" when this CPU has no bfloat16 GEMM.
   std::string implementation() const;
 
  private:

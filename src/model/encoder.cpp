@@ -59,14 +59,17 @@ kernels::Activation activation_of(io::Activation a) {
   throw Unsupported("the relu activation is not implemented by the kernels yet");
 }
 
-kernels::Linear make_linear(const LinearWeights& w, kernels::LinearEpilogue epilogue = {}) {
-  return kernels::Linear(w.weight, w.bias, w.out, w.in, epilogue);
+kernels::Linear make_linear(const LinearWeights& w, kernels::Precision precision,
+                            kernels::LinearEpilogue epilogue = {}) {
+  return kernels::Linear(w.weight, w.bias, w.out, w.in, epilogue, kernels::LinearPlan::kDefault,
+                         precision);
 }
 
 }  // namespace
 
-Encoder Encoder::load(const std::filesystem::path& folder) {
+Encoder Encoder::load(const std::filesystem::path& folder, kernels::Precision precision) {
   Encoder e;
+  e.precision_ = precision;
   e.config_ = io::read_model_config(folder);
   e.file_ = io::open_checkpoint(folder);
   e.weights_ = bind_weights(e.config_, e.file_);
@@ -81,17 +84,20 @@ Encoder Encoder::load(const std::filesystem::path& folder) {
       std::copy_n(parts[p]->bias, H, qkv_bias.begin() + p * H);
     }
     e.layers_.push_back(Layer{
-        kernels::Linear(qkv_weight.data(), qkv_bias.data(), 3 * H, H),
-        make_linear(w.attention_output),
-        make_linear(w.ffn_in, {activation_of(c.activation), false}),
-        make_linear(w.ffn_out),
+        kernels::Linear(qkv_weight.data(), qkv_bias.data(), 3 * H, H, {},
+                        kernels::LinearPlan::kDefault, precision),
+        make_linear(w.attention_output, precision),
+        make_linear(w.ffn_in, precision, {activation_of(c.activation), false}),
+        make_linear(w.ffn_out, precision),
         w.attention_norm,
         w.output_norm,
     });
   }
   if (e.weights_.pooler.weight) {
     e.pooler_ = std::make_unique<kernels::Linear>(
-        make_linear(e.weights_.pooler, {kernels::Activation::kTanh, false}));
+        // The pooler is one [H, H] GEMM over B rows: float costs nothing here.
+        make_linear(e.weights_.pooler, kernels::Precision::kF32,
+                    {kernels::Activation::kTanh, false}));
   }
   EncoderWeights counted;
   for (const ParameterSpec& spec : parameter_table(c, counted)) {
@@ -101,6 +107,10 @@ Encoder Encoder::load(const std::filesystem::path& folder) {
     e.parameter_count_ += n;
   }
   return e;
+}
+
+std::string Encoder::gemm_implementation() const {
+  return layers_.empty() ? "none" : layers_.front().qkv.implementation();
 }
 
 const char* ForwardProfile::stage_name(int stage) {

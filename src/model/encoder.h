@@ -98,7 +98,10 @@ class Encoder {
  public:
   // Loads config.json and the weights (safetensors or pytorch_model.bin) of a model folder.
   // Throws bertlite::Error naming the file and tensor for anything missing or mis-shaped.
-  static Encoder load(const std::filesystem::path& folder);
+  // `precision` is the GEMMs' number format (kernels/linear.h); embeddings, LayerNorm,
+  // attention and the pooler stay in float.
+  static Encoder load(const std::filesystem::path& folder,
+                      kernels::Precision precision = kernels::Precision::kF32);
 
   Encoder(Encoder&&) noexcept;
   Encoder& operator=(Encoder&&) noexcept;
@@ -108,6 +111,9 @@ class Encoder {
   // Number of parameters the encoder uses (embeddings, layers, pooler when present).
   std::int64_t parameter_count() const { return parameter_count_; }
   bool has_pooler() const { return pooler_ != nullptr; }
+  kernels::Precision precision() const { return precision_; }
+  // oneDNN's implementation of the layers' GEMMs (e.g. "brg:avx512_core_amx"), for reports.
+  std::string gemm_implementation() const;
 
   // last_hidden_state for every token of the batch: hidden[T, H]. Throws InvalidArgument for
   // an id, type id or position outside its table.
@@ -136,6 +142,7 @@ class Encoder {
   std::vector<Layer> layers_;
   std::unique_ptr<kernels::Linear> pooler_;  // tanh fused; null when the file has none
   std::int64_t parameter_count_ = 0;
+  kernels::Precision precision_ = kernels::Precision::kF32;
 };
 
 }  // namespace bertlite::model

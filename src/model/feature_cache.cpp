@@ -83,6 +83,7 @@ std::string FeatureCache::key(const FeatureExtractor& extractor, io::Pooling poo
   h.add("bertlite features " + std::to_string(kCacheFormat));
   h.add(model_identity(extractor.folder()));
   h.add(io::pooling_name(pooling));
+  h.add(kernels::precision_name(extractor.encoder().precision()));
   h.add(options.normalize.value_or(false) ? "normalized" : "raw");
   h.add(std::to_string(options.max_length) + (options.truncate ? " truncate" : " strict"));
   for (const std::string& text : texts) h.add(text);

@@ -68,7 +68,8 @@ using ProgressCallback = std::function<void(std::int64_t finished)>;
 class FeatureExtractor {
  public:
   // The tokenizer and encoder of a model folder (see io::resolve_model for names).
-  static FeatureExtractor load(const std::filesystem::path& folder);
+  static FeatureExtractor load(const std::filesystem::path& folder,
+                               kernels::Precision precision = kernels::Precision::kF32);
 
   const Tokenizer& tokenizer() const { return tokenizer_; }
   const Encoder& encoder() const { return encoder_; }

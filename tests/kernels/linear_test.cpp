@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <thread>
 #include <tuple>
 
@@ -165,6 +167,65 @@ TEST(Linear, ThreadCountChangesAndConcurrentCallsGiveTheSameResult) {
   t2.join();
   EXPECT_CLOSE(y1, expected, kTolerance);
   EXPECT_CLOSE(y2, expected, kTolerance);
+}
+
+// bf16 and int8 against the float reference. Tolerances: bf16 rounds inputs and weights to 8
+// significant bits (relative error 2^-9 each), so each product is off by ~2^-8 relative and a
+// K-term sum of random-sign terms by ~sqrt(K) * 2^-8 * typical |product| (1/3): about 0.06 for
+// K = 768; int8 steps are max/127 for both operands, similar size. We allow 3e-2 of sqrt(K),
+// several times the expected error, and check the error is not far smaller than rounding
+// implies for bf16 (so the reduced path really ran).
+TEST(Linear, ReducedPrecisionStaysNearTheFloatResult) {
+  const int64_t M = 37, K = 768, N = 96;
+  const auto x = random_vector(M * K, 71);
+  const auto w = random_vector(N * K, 72);
+  const auto b = random_vector(N, 73);
+  for (Activation act : {Activation::kNone, Activation::kGeluErf}) {
+    const LinearEpilogue e{act, false};
+    const std::vector<float> want =
+        run_reference(x, w, &b, std::vector<float>(M * N), {M, K, N}, e);
+    for (Precision p : {Precision::kBF16, Precision::kInt8}) {
+      SCOPED_TRACE(precision_name(p));
+      Linear linear(w.data(), b.data(), N, K, e, LinearPlan::kDefault, p);
+      EXPECT_EQ(linear.precision(), p);
+      std::vector<float> y(M * N);
+      linear.forward(y.data(), x.data(), M);
+      double max_err = 0;
+      for (size_t i = 0; i < y.size(); ++i)
+        max_err = std::max(max_err, double(std::abs(y[i] - want[i])));
+      EXPECT_LT(max_err, 3e-2 * std::sqrt(double(K))) << linear.implementation();
+      EXPECT_GT(max_err, 1e-4) << "no rounding happened: " << linear.implementation();
+      // weight() gives what the GEMM used: rounded or dequantized, close to the original.
+      const std::vector<float> used = linear.weight();
+      double w_err = 0;
+      for (size_t i = 0; i < w.size(); ++i)
+        w_err = std::max(w_err, double(std::abs(used[i] - w[i])));
+      EXPECT_LT(w_err, p == Precision::kBF16 ? 1.0 / 256 : 1.0 / 127);
+      EXPECT_GT(w_err, 0.0);
+      // And a float GEMM with those weights and rounded inputs is what bf16 computes.
+      if (p == Precision::kBF16) {
+        std::vector<float> xr(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          uint32_t bits;
+          std::memcpy(&bits, &x[i], 4);
+          bits += 0x7FFFu + ((bits >> 16) & 1u);
+          bits &= 0xFFFF0000u;
+          std::memcpy(&xr[i], &bits, 4);
+        }
+        const std::vector<float> emulated =
+            run_reference(xr, used, &b, std::vector<float>(M * N), {M, K, N}, e);
+        double diff = 0;
+        for (size_t i = 0; i < y.size(); ++i)
+          diff = std::max(diff, double(std::abs(y[i] - emulated[i])));
+        EXPECT_LT(diff, 1e-4) << linear.implementation();
+      }
+    }
+  }
+  EXPECT_EQ(parse_precision("bf16"), Precision::kBF16);
+  EXPECT_THROW(parse_precision("fp8"), InvalidArgument);
+  EXPECT_THROW(Linear(w.data(), b.data(), N, K, {Activation::kNone, true}, LinearPlan::kDefault,
+                      Precision::kInt8),
+               InvalidArgument);
 }
 
 TEST(Linear, RejectsBadArguments) {
