@@ -10,5 +10,6 @@ void add_tokenize_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace bertlite::cli

@@ -30,7 +30,7 @@ struct EmbedOptions {
   std::int64_t batch_tokens = 4096;
   int threads = 0;
   bool profile = false;
-  std::string precision = "fp32";
+  std::string precision;  // empty: the model folder's (fp32 unless `bertlite quantize` made it)
 };
 
 // Time per stage and achieved GFLOPS, so the next bottleneck is visible.
@@ -83,8 +83,9 @@ void run(const EmbedOptions& options) {
   }
   const int threads = util::set_compute_threads(options.threads);
   const InputTexts input = read_input_texts(options.input);
-  const auto extractor = model::FeatureExtractor::load(io::resolve_model(options.model),
-                                                       kernels::parse_precision(options.precision));
+  std::optional<kernels::Precision> precision;
+  if (!options.precision.empty()) precision = kernels::parse_precision(options.precision);
+  const auto extractor = model::FeatureExtractor::load(io::resolve_model(options.model), precision);
 
   model::FeatureOptions feature_options;
   if (!options.pooling.empty()) feature_options.pooling = io::parse_pooling(options.pooling);
@@ -154,8 +155,8 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--precision", options->precision,
                   "GEMM number format: fp32 (exact), bf16 (about 2x faster on CPUs with bfloat16 "
                   "instructions, features within cosine 0.999), int8 (weights per channel, "
-                  "activations per token; cosine 0.99)")
-      ->capture_default_str()
+                  "activations per token; cosine 0.99). Default: the model's own, fp32 unless "
+                  "`bertlite quantize` wrote it")
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   cmd->add_flag("--profile", options->profile,
                 "Print the time spent in each stage (tokenize, embeddings, QKV, attention, ...) "

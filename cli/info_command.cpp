@@ -53,6 +53,7 @@ void run(const InfoOptions& options) {
                                  {"pooling", io::pooling_name(c.pooling)},
                                  {"normalize", c.normalize},
                                  {"weights", weights.source()},
+                                 {"precision", c.precision.empty() ? "fp32" : c.precision},
                                  {"weight_dtypes", dtypes}};
     std::cout << info.dump(2) << '\n';
     return;
@@ -72,6 +73,8 @@ void run(const InfoOptions& options) {
               c.normalize ? ", L2-normalized" : "");
   std::printf("pooler layer   %s\n", encoder.has_pooler() ? "yes" : "no");
   std::printf("weights        %s (%s tensors)\n", weights.source().c_str(), dtype_summary.c_str());
+  std::printf("precision      %s (default for embed)\n",
+              c.precision.empty() ? "fp32" : c.precision.c_str());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   bertlite::cli::add_embed_command(app);
   bertlite::cli::add_info_command(app);
   bertlite::cli::add_convert_command(app);
+  bertlite::cli::add_quantize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -45,6 +45,50 @@ std::vector<std::byte> stored_bytes(const TensorFile& file, const TensorInfo& in
 
 }  // namespace
 
+void build_folder_atomically(const fs::path& out,
+                             const std::function<void(const fs::path& staging)>& fill) {
+  std::error_code error;
+  if (fs::exists(out, error)) {
+    throw IoError(out.string() + ": already exists; give a new folder to write");
+  }
+  std::string staging_name = ".";
+  staging_name += out.filename().string();
+  staging_name += ".partial";
+  const fs::path staging = out.parent_path() / staging_name;
+  fs::remove_all(staging, error);
+  try {
+    fs::create_directories(staging);
+    fill(staging);
+    fs::rename(staging, out);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(staging, error);
+    throw IoError(out.string() + ": cannot write the model folder: " + e.what());
+  } catch (...) {
+    fs::remove_all(staging, error);
+    throw;
+  }
+}
+
+std::vector<std::string> copy_model_files(const fs::path& folder, const fs::path& dest,
+                                          const std::set<std::string>& skip) {
+  std::vector<std::string> copied;
+  for (auto it = fs::recursive_directory_iterator(folder); it != fs::end(it); ++it) {
+    const fs::path relative = fs::relative(it->path(), folder);
+    const bool hidden = relative.begin()->string().starts_with(".");  // .git, .cache
+    if (hidden || is_weight_file(relative) || skip.contains(relative.string())) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory()) {
+      fs::create_directories(dest / relative);
+    } else if (it->is_regular_file()) {
+      fs::copy_file(it->path(), dest / relative);
+      copied.push_back(relative.string());
+    }
+  }
+  return copied;
+}
+
 ConversionReport convert_to_safetensors(const fs::path& folder, const fs::path& out) {
   std::error_code error;
   if (fs::exists(out, error)) {
@@ -68,41 +112,10 @@ ConversionReport convert_to_safetensors(const fs::path& folder, const fs::path& 
     tensors.push_back({info.name, dtype, info.shape, storage.back()});
   }
   report.tensors = tensors.size();
-
-  // Build beside the target and rename at the end: an error leaves nothing behind.
-  std::string staging_name = ".";
-  staging_name += out.filename().string();
-  staging_name += ".partial";
-  const fs::path staging = out.parent_path() / staging_name;
-  fs::remove_all(staging, error);
-  try {
-    fs::create_directories(staging);
+  build_folder_atomically(out, [&](const fs::path& staging) {
     write_safetensors(staging / "model.safetensors", tensors, {{"format", "pt"}});
-    for (auto it = fs::recursive_directory_iterator(folder); it != fs::end(it); ++it) {
-      const fs::path relative = fs::relative(it->path(), folder);
-      if (relative.begin()->string().starts_with(".")) {  // .git, .cache, .gitattributes
-        if (it->is_directory()) it.disable_recursion_pending();
-        continue;
-      }
-      if (is_weight_file(relative)) {
-        if (it->is_directory()) it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_directory()) {
-        fs::create_directories(staging / relative);
-      } else if (it->is_regular_file()) {
-        fs::copy_file(it->path(), staging / relative);
-        report.copied.push_back(relative.string());
-      }
-    }
-    fs::rename(staging, out);
-  } catch (const fs::filesystem_error& e) {
-    fs::remove_all(staging, error);
-    throw IoError(out.string() + ": cannot write the converted model: " + e.what());
-  } catch (...) {
-    fs::remove_all(staging, error);
-    throw;
-  }
+    report.copied = copy_model_files(folder, staging);
+  });
   return report;
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,5 +27,18 @@ struct ConversionReport {
 // complete. Throws IoError / ParseError naming the file.
 ConversionReport convert_to_safetensors(const std::filesystem::path& folder,
                                         const std::filesystem::path& out);
+
+// Creates the folder `out` (which must not exist) by calling fill(staging) on a new folder beside
+// it and renaming that into place when fill returns; if fill throws, the staging folder is
+// removed and the error propagates. Throws IoError naming `out`.
+void build_folder_atomically(const std::filesystem::path& out,
+                             const std::function<void(const std::filesystem::path& staging)>& fill);
+
+// Copies the non-weight files of a model folder (config, tokenizer, sentence-transformers
+// modules; not weight files of any framework, hidden files, or names in `skip`) into `dest`,
+// keeping sub-folders. Returns the copied paths, relative to the folder.
+std::vector<std::string> copy_model_files(const std::filesystem::path& folder,
+                                          const std::filesystem::path& dest,
+                                          const std::set<std::string>& skip = {});
 
 }  // namespace bertlite::io

@@ -97,6 +97,12 @@ ModelConfig parse_model_config(std::string_view text, const std::string& name) {
                       "' is not supported (supported: bert, distilbert)");
   }
   c.vocab_size = positive(config, name, {"vocab_size"});
+  // Written by `bertlite quantize`: the GEMM precision the stored weights are meant for.
+  c.precision = string_or(config, "bertlite_precision", "", name);
+  if (!c.precision.empty() && c.precision != "bf16" && c.precision != "int8") {
+    throw Unsupported(name + ": bertlite_precision '" + c.precision +
+                      "' is not supported (supported: bf16, int8)");
+  }
   if (c.hidden % c.heads != 0) {
     throw ParseError(name + ": hidden size " + std::to_string(c.hidden) +
                      " is not a multiple of the " + std::to_string(c.heads) + " attention heads");

@@ -36,6 +36,9 @@ struct ModelConfig {
   // L2-normalize; plain Hugging Face folders get [CLS], as the walkthrough uses.
   Pooling pooling = Pooling::kCls;
   bool normalize = false;
+  // "int8" or "bf16" for a folder written by `bertlite quantize` (config.json's
+  // bertlite_precision): the precision it loads with unless asked otherwise. Empty: float.
+  std::string precision;
   std::string source;  // the config.json path, for messages
 
   std::int64_t head_size() const { return hidden / heads; }

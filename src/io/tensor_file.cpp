@@ -294,6 +294,22 @@ const TensorInfo* TensorFile::find(std::string_view name) const {
   return it == state_->entries.end() ? nullptr : &it->second.info;
 }
 
+std::span<const std::byte> TensorFile::bytes(std::string_view name) const {
+  const Entry& entry = state_->at(name);
+  const TensorInfo& info = entry.info;
+  // Row-major contiguous: the last stride is 1 and each outer stride spans the dims inside it.
+  std::int64_t expected = 1;
+  for (std::size_t d = info.shape.size(); d-- > 0;) {
+    if (info.shape[d] > 1 && entry.strides[d] != expected) {
+      throw Unsupported(info.file + ": tensor '" + info.name +
+                        "' is strided; only contiguous tensors are read as raw bytes");
+    }
+    expected *= info.shape[d];
+  }
+  return {entry.data,
+          static_cast<std::size_t>(info.element_count()) * dtype_size(info.source_dtype)};
+}
+
 bool TensorFile::is_zero_copy(std::string_view name) const {
   return state_->at(name).zero_copy;
 }

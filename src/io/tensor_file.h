@@ -110,6 +110,9 @@ class TensorFile {
   // token ids and offsets. Throws InvalidArgument if there is no such tensor, Unsupported for
   // other dtypes.
   std::vector<std::int64_t> integers(std::string_view name) const;
+  // The stored bytes of a contiguous tensor, in its source dtype (little-endian): for int8
+  // weights of quantized models. Throws Unsupported for a strided tensor.
+  std::span<const std::byte> bytes(std::string_view name) const;
   // True when floats(name) is, or will be, a view into the file's bytes rather than a copy.
   bool is_zero_copy(std::string_view name) const;
 

@@ -325,13 +325,29 @@ dnnl::primitive_attr make_gemm_attr(const LinearEpilogue& epilogue, Precision pr
 
 }  // namespace
 
+void quantize_weight_rows(int8_t* q, float* scales, const float* weight, int64_t N, int64_t K) {
+  quantize_rows(q, scales, weight, N, K);
+}
+
+Linear::Linear(const std::int8_t* weight, const float* scales, const float* bias, int64_t N,
+               int64_t K, LinearEpilogue epilogue)
+    : Linear(nullptr, bias, N, K, epilogue, LinearPlan::kDefault, Precision::kInt8,
+             {weight, scales}) {}
+
 Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
                LinearEpilogue epilogue, LinearPlan plan, Precision precision)
+    : Linear(weight, bias, N, K, epilogue, plan, precision, {}) {}
+
+Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
+               LinearEpilogue epilogue, LinearPlan plan, Precision precision,
+               QuantizedWeight quantized)
     : impl_(std::make_unique<Impl>()) {
   if (N < 1 || K < 1) {
     throw InvalidArgument(shape_name(N, K) + ": N and K must be >= 1");
   }
-  if (weight == nullptr) throw InvalidArgument(shape_name(N, K) + ": null weight");
+  if (weight == nullptr && (quantized.weight == nullptr || quantized.scales == nullptr)) {
+    throw InvalidArgument(shape_name(N, K) + ": null weight");
+  }
   if (precision == Precision::kInt8 && epilogue.accumulate) {
     throw InvalidArgument(shape_name(N, K) + ": int8 does not support an accumulating epilogue");
   }
@@ -365,7 +381,18 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
       } else if (type == DataType::s8) {
         impl.weight_scales.resize(static_cast<size_t>(N));
         auto* q = static_cast<int8_t*>(data);
-        quantize_rows(q, impl.weight_scales.data(), weight, N, K);
+        if (quantized.weight != nullptr) {
+          for (int64_t i = 0; i < N * K; ++i) {
+            if (quantized.weight[i] == -128) {
+              throw InvalidArgument(shape_name(N, K) + ": int8 weight -128 at element " +
+                                    std::to_string(i) + "; quantized weights lie in [-127, 127]");
+            }
+          }
+          std::memcpy(q, quantized.weight, static_cast<size_t>(N * K));
+          impl.weight_scales.assign(quantized.scales, quantized.scales + N);
+        } else {
+          quantize_rows(q, impl.weight_scales.data(), weight, N, K);
+        }
         impl.weight_compensation.resize(static_cast<size_t>(N));
         for (int64_t n = 0; n < N; ++n) {
           int64_t sum = 0;

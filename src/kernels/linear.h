@@ -43,6 +43,13 @@ struct LinearEpilogue {
 //          the activation in float.
 enum class Precision { kF32, kBF16, kInt8 };
 
+// Symmetric per-row int8 quantization, as kInt8 does to weights at load: scales[n] =
+// max |weight[n, :]| / 127 (1 for an all-zero row), q = round(weight / scale).
+void quantize_weight_rows(std::int8_t* q,       // [N, K]
+                          float* scales,        // [N]
+                          const float* weight,  // [N, K]
+                          int64_t N, int64_t K);
+
 // "fp32", "bf16", "int8".
 const char* precision_name(Precision precision);
 // Parses those names; throws InvalidArgument listing them.
@@ -62,6 +69,12 @@ class Linear {
          const float* bias,    // [N] or null
          int64_t N, int64_t K, LinearEpilogue epilogue = {}, LinearPlan plan = LinearPlan::kDefault,
          Precision precision = Precision::kF32);
+  // An int8 Linear from weights already quantized (a `bertlite quantize` folder): weight[N, K]
+  // int8 in [-127, 127] with real value weight * scales[n]. Nothing is re-quantized.
+  Linear(const std::int8_t* weight,  // [N, K]
+         const float* scales,        // [N]
+         const float* bias,          // [N] or null
+         int64_t N, int64_t K, LinearEpilogue epilogue = {});
   ~Linear();
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
@@ -90,6 +103,13 @@ class Linear {
   std::string implementation() const;
 
  private:
+  struct QuantizedWeight {
+    const std::int8_t* weight = nullptr;
+    const float* scales = nullptr;
+  };
+  Linear(const float* weight, const float* bias, int64_t N, int64_t K, LinearEpilogue epilogue,
+         LinearPlan plan, Precision precision, QuantizedWeight quantized);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -59,33 +59,70 @@ kernels::Activation activation_of(io::Activation a) {
   throw Unsupported("the relu activation is not implemented by the kernels yet");
 }
 
+// The weight as floats: the file's own when stored as float, else dequantized into `storage`.
+const float* float_weight(const LinearWeights& w, std::vector<float>& storage) {
+  if (w.weight != nullptr) return w.weight;
+  storage.resize(static_cast<std::size_t>(w.out * w.in));
+  for (std::int64_t n = 0; n < w.out; ++n) {
+    for (std::int64_t k = 0; k < w.in; ++k) {
+      storage[n * w.in + k] = static_cast<float>(w.weight_int8[n * w.in + k]) * w.weight_scale[n];
+    }
+  }
+  return storage.data();
+}
+
 kernels::Linear make_linear(const LinearWeights& w, kernels::Precision precision,
                             kernels::LinearEpilogue epilogue = {}) {
-  return kernels::Linear(w.weight, w.bias, w.out, w.in, epilogue, kernels::LinearPlan::kDefault,
+  if (w.weight_int8 != nullptr && precision == kernels::Precision::kInt8) {
+    return kernels::Linear(w.weight_int8, w.weight_scale, w.bias, w.out, w.in, epilogue);
+  }
+  std::vector<float> storage;
+  return kernels::Linear(float_weight(w, storage), w.bias, w.out, w.in, epilogue,
+                         kernels::LinearPlan::kDefault, precision);
+}
+
+// Query, key and value stacked into one [3H, H] Linear.
+kernels::Linear make_qkv(const LayerWeights& w, std::int64_t H, kernels::Precision precision) {
+  const LinearWeights* parts[] = {&w.query, &w.key, &w.value};
+  std::vector<float> bias(static_cast<std::size_t>(3 * H));
+  for (int p = 0; p < 3; ++p) std::copy_n(parts[p]->bias, H, bias.begin() + p * H);
+  const bool stored_int8 = w.query.weight_int8 != nullptr && w.key.weight_int8 != nullptr &&
+                           w.value.weight_int8 != nullptr;
+  if (stored_int8 && precision == kernels::Precision::kInt8) {
+    std::vector<std::int8_t> weight(static_cast<std::size_t>(3 * H * H));
+    std::vector<float> scales(static_cast<std::size_t>(3 * H));
+    for (int p = 0; p < 3; ++p) {
+      std::copy_n(parts[p]->weight_int8, H * H, weight.begin() + p * H * H);
+      std::copy_n(parts[p]->weight_scale, H, scales.begin() + p * H);
+    }
+    return kernels::Linear(weight.data(), scales.data(), bias.data(), 3 * H, H);
+  }
+  std::vector<float> weight(static_cast<std::size_t>(3 * H * H)), storage;
+  for (int p = 0; p < 3; ++p) {
+    std::copy_n(float_weight(*parts[p], storage), H * H, weight.begin() + p * H * H);
+  }
+  return kernels::Linear(weight.data(), bias.data(), 3 * H, H, {}, kernels::LinearPlan::kDefault,
                          precision);
 }
 
 }  // namespace
 
-Encoder Encoder::load(const std::filesystem::path& folder, kernels::Precision precision) {
+Encoder Encoder::load(const std::filesystem::path& folder,
+                      std::optional<kernels::Precision> requested) {
   Encoder e;
-  e.precision_ = precision;
   e.config_ = io::read_model_config(folder);
+  const kernels::Precision precision =
+      requested ? *requested
+                : (e.config_.precision.empty() ? kernels::Precision::kF32
+                                               : kernels::parse_precision(e.config_.precision));
+  e.precision_ = precision;
   e.file_ = io::open_checkpoint(folder);
   e.weights_ = bind_weights(e.config_, e.file_);
   const io::ModelConfig& c = e.config_;
   const std::int64_t H = c.hidden;
-  std::vector<float> qkv_weight(static_cast<std::size_t>(3 * H * H));
-  std::vector<float> qkv_bias(static_cast<std::size_t>(3 * H));
   for (const LayerWeights& w : e.weights_.layers) {
-    const LinearWeights* parts[] = {&w.query, &w.key, &w.value};
-    for (int p = 0; p < 3; ++p) {
-      std::copy_n(parts[p]->weight, H * H, qkv_weight.begin() + p * H * H);
-      std::copy_n(parts[p]->bias, H, qkv_bias.begin() + p * H);
-    }
     e.layers_.push_back(Layer{
-        kernels::Linear(qkv_weight.data(), qkv_bias.data(), 3 * H, H, {},
-                        kernels::LinearPlan::kDefault, precision),
+        make_qkv(w, H, precision),
         make_linear(w.attention_output, precision),
         make_linear(w.ffn_in, precision, {activation_of(c.activation), false}),
         make_linear(w.ffn_out, precision),

@@ -99,9 +99,11 @@ class Encoder {
   // Loads config.json and the weights (safetensors or pytorch_model.bin) of a model folder.
   // Throws bertlite::Error naming the file and tensor for anything missing or mis-shaped.
   // `precision` is the GEMMs' number format (kernels/linear.h); embeddings, LayerNorm,
-  // attention and the pooler stay in float.
+  // attention and the pooler stay in float. Unset: the folder's (int8 or bf16 for a
+  // `bertlite quantize` folder, else fp32). Int8 weights stored in the file are used as they
+  // are, never re-quantized; asked for another precision, they are dequantized first.
   static Encoder load(const std::filesystem::path& folder,
-                      kernels::Precision precision = kernels::Precision::kF32);
+                      std::optional<kernels::Precision> precision = std::nullopt);
 
   Encoder(Encoder&&) noexcept;
   Encoder& operator=(Encoder&&) noexcept;

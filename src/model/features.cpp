@@ -21,7 +21,7 @@ FeatureExtractor::FeatureExtractor(std::filesystem::path folder, Tokenizer token
     : folder_(std::move(folder)), tokenizer_(std::move(tokenizer)), encoder_(std::move(encoder)) {}
 
 FeatureExtractor FeatureExtractor::load(const std::filesystem::path& folder,
-                                        kernels::Precision precision) {
+                                        std::optional<kernels::Precision> precision) {
   Encoder encoder = Encoder::load(folder, precision);
   Tokenizer tokenizer = Tokenizer::from_folder(folder);
   if (static_cast<std::int64_t>(tokenizer.info().vocab_size) > encoder.config().vocab_size) {

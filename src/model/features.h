@@ -68,8 +68,9 @@ using ProgressCallback = std::function<void(std::int64_t finished)>;
 class FeatureExtractor {
  public:
   // The tokenizer and encoder of a model folder (see io::resolve_model for names).
+  // `precision`: see Encoder::load (unset: the folder's, normally fp32).
   static FeatureExtractor load(const std::filesystem::path& folder,
-                               kernels::Precision precision = kernels::Precision::kF32);
+                               std::optional<kernels::Precision> precision = std::nullopt);
 
   const Tokenizer& tokenizer() const { return tokenizer_; }
   const Encoder& encoder() const { return encoder_; }

@@ -11,7 +11,7 @@ void add_linear(std::vector<ParameterSpec>& table, const std::string& name, Line
                 std::int64_t out, std::int64_t in, bool optional = false) {
   linear.out = out;
   linear.in = in;
-  table.push_back({name + ".weight", {out, in}, &linear.weight, optional});
+  table.push_back({name + ".weight", {out, in}, &linear.weight, optional, &linear});
   table.push_back({name + ".bias", {out}, &linear.bias, optional});
 }
 
@@ -111,6 +111,21 @@ EncoderWeights bind_weights(const io::ModelConfig& config, const io::TensorFile&
     if (info->shape != spec.shape) {
       problem(name + ": expected " + io::format_shape(spec.shape) + ", found " +
               io::format_shape(info->shape));
+      continue;
+    }
+    if (spec.linear != nullptr && info->source_dtype == io::DType::kI8) {
+      // A quantized weight: int8 values and their per-row scales, used as stored.
+      const std::string scale_name = name + kWeightScaleSuffix;
+      const io::TensorInfo* scale = file.find(scale_name);
+      const std::vector<std::int64_t> scale_shape{spec.shape[0]};
+      if (scale == nullptr || scale->shape != scale_shape) {
+        problem(scale_name + ": expected " + io::format_shape(scale_shape) + " for the int8 " +
+                name +
+                (scale == nullptr ? ", missing" : ", found " + io::format_shape(scale->shape)));
+        continue;
+      }
+      spec.linear->weight_int8 = reinterpret_cast<const std::int8_t*>(file.bytes(name).data());
+      spec.linear->weight_scale = file.floats(scale_name).data.data();
       continue;
     }
     *spec.slot = file.floats(name).data.data();

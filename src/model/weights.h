@@ -20,8 +20,12 @@ namespace bertlite::model {
 
 // y = x W^T + b with W stored [out, in], as torch.nn.Linear stores it.
 struct LinearWeights {
-  const float* weight = nullptr;  // [out, in]
+  const float* weight = nullptr;  // [out, in]; null when the file stores it as int8
   const float* bias = nullptr;    // [out]
+  // A `bertlite quantize` file stores NAME.weight as int8 [out, in] plus NAME.weight_scale
+  // float [out]; the real weight is weight_int8[n, k] * weight_scale[n].
+  const std::int8_t* weight_int8 = nullptr;
+  const float* weight_scale = nullptr;
   std::int64_t out = 0;
   std::int64_t in = 0;
 };
@@ -56,7 +60,12 @@ struct ParameterSpec {
   std::vector<std::int64_t> shape;
   const float** slot;
   bool optional = false;
+  // Set for a Linear's weight: the only tensors a quantized file may store as int8.
+  LinearWeights* linear = nullptr;
 };
+
+// The suffix a quantized file adds to a weight's name for its per-row scales.
+inline constexpr const char* kWeightScaleSuffix = "_scale";
 
 // The table for `config`, pointing into `weights`.
 std::vector<ParameterSpec> parameter_table(const io::ModelConfig& config, EncoderWeights& weights);
