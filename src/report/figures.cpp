@@ -161,6 +161,35 @@ std::string fit_text(std::string_view text, double max_px, double font_px, bool 
   return std::string(text.substr(0, bytes)) + "\xE2\x80\xA6";  // U+2026
 }
 
+std::vector<std::string> wrap_text(std::string_view text, double max_px, double font_px,
+                                   std::size_t max_lines) {
+  if (max_lines <= 1) return {fit_text(text, max_px, font_px)};
+  std::vector<std::string> lines;
+  std::string line;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t space = text.find(' ', at);
+    const std::string_view word =
+        text.substr(at, space == std::string_view::npos ? std::string_view::npos : space - at);
+    at = space == std::string_view::npos ? text.size() : space + 1;
+    if (word.empty()) continue;
+    const std::string candidate = line.empty() ? std::string(word) : line + " " + std::string(word);
+    if (text_width(candidate, font_px) <= max_px || line.empty()) {
+      line = candidate;
+      continue;
+    }
+    lines.push_back(fit_text(line, max_px, font_px));
+    line = std::string(word);
+    if (lines.size() + 1 == max_lines) {
+      // The last line takes the rest, cut to fit.
+      line += at < text.size() ? " " + std::string(text.substr(at)) : "";
+      at = text.size();
+    }
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(fit_text(line, max_px, font_px));
+  return lines;
+}
+
 // ---- fig-flow -------------------------------------------------------------------------------
 
 std::string flow_figure(const GuideReport& r) {
@@ -174,14 +203,18 @@ std::string flow_figure(const GuideReport& r) {
 
   // 1. The sentence.
   {
-    const double font = 17;
+    const double font = 17, line_h = 24;
     const std::string quoted = "\xE2\x80\x9C" + ex.sentence + "\xE2\x80\x9D";
-    const std::string shown = fit_text(quoted, content - 36, font);
-    const double w = std::min(content, text_width(shown, font) + 36);
+    const std::vector<std::string> lines = wrap_text(quoted, content - 36, font, 3);
+    double w = 0;
+    for (const std::string& line : lines) w = std::max(w, text_width(line, font) + 36);
+    const double h = 20 + line_h * static_cast<double>(lines.size());
     step_label(svg, y + 22, 1, "sentence");
-    svg.rect(left, y, w, 44, kBox, fill_attr("stroke", kBorder) + " rx=\"8\"");
-    svg.text(left + 18, y + 28, shown, "start", "sentence");
-    y += 44;
+    svg.rect(left, y, std::min(content, w), h, kBox, fill_attr("stroke", kBorder) + " rx=\"8\"");
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      svg.text(left + 18, y + 28 + line_h * static_cast<double>(i), lines[i], "start", "sentence");
+    }
+    y += h;
   }
 
   // 2. Tokens and their ids, in cells that wrap onto more lines when the sentence is long.
@@ -189,7 +222,7 @@ std::string flow_figure(const GuideReport& r) {
     std::string tokenizer = "tokenize: lowercase, split into WordPiece tokens, add [CLS] and [SEP]";
     down_arrow(svg, left + 24, y + 6, y + 46, tokenizer);
     y += 54;
-    const double font = 14, cell_h = 30, gap = 6, line_h = 2 * cell_h + 18;
+    const double font = 14, cell_h = 30, gap = 6, line_h = 2 * cell_h + 30;
     const std::size_t max_tokens = 48;
     const std::size_t shown = std::min(ex.tokens.size(), max_tokens);
     double x = left, line_y = y;
@@ -749,8 +782,19 @@ std::string cv_figure(const Experiment& e, int number) {
 std::string confusion_figure(const Experiment& e, int number) {
   const std::size_t n = e.labels.size();
   const double cell = std::clamp(300.0 / std::max<std::size_t>(n, 1), 34.0, 104.0);
-  const double left = 124, top = 60;
-  const double width = left + cell * n + 16, height = top + cell * n + 20;
+  // Column names run level when they fit their cells, else slanted up at 40 degrees.
+  double longest = 0;
+  for (const std::string& label : e.labels) {
+    longest = std::max(longest, text_width(fit_text(label, 120, 13), 13));
+  }
+  const bool slanted = longest > cell - 8;
+  const double sin40 = 0.643, cos40 = 0.766;
+  // Row names to the left: as wide as the longest needs, within reason.
+  const double left = std::clamp(longest + 40, 100.0, 164.0);
+  const double top = slanted ? 40 + longest * sin40 : 60;
+  const double width =
+      left + cell * n + 16 + (slanted ? std::max(0.0, longest * cos40 - cell / 2) : 0);
+  const double height = top + cell * n + 20;
   Svg svg("fig-confusion-" + std::to_string(number), "fig-confusion", width, height,
           "Confusion matrix on the test rows: " + e.title);
   svg.text(left + cell * n / 2, 16, "predicted label", "middle", "axis-title");
@@ -759,9 +803,14 @@ std::string confusion_figure(const Experiment& e, int number) {
            "transform=\"rotate(-90 14 " + coord(ty) + ")\"");
   const double font = cell >= 70 ? 18 : 13;
   for (std::size_t i = 0; i < n; ++i) {
-    const std::string name = fit_text(e.labels[i], cell - 4, 13);
-    svg.text(left + cell * (i + 0.5), top - 10, name, "middle", "strong",
-             text_style(hex(category_colour(static_cast<std::int64_t>(i)))));
+    const std::string colour = text_style(hex(category_colour(static_cast<std::int64_t>(i))));
+    const double cx = left + cell * (i + 0.5);
+    if (slanted) {
+      svg.text(cx - 4, top - 10, fit_text(e.labels[i], 120, 13), "start", "strong",
+               colour + " transform=\"rotate(-40 " + coord(cx - 4) + " " + coord(top - 10) + ")\"");
+    } else {
+      svg.text(cx, top - 10, e.labels[i], "middle", "strong", colour);
+    }
     svg.text(left - 10, top + cell * (i + 0.5) + 4.5, fit_text(e.labels[i], left - 34, 13), "end",
              "strong", text_style(hex(category_colour(static_cast<std::int64_t>(i)))));
   }
@@ -793,8 +842,32 @@ std::string confusion_figure(const Experiment& e, int number) {
 // ---- fig-pca --------------------------------------------------------------------------------
 
 std::string pca_figure(const Experiment& e, int number) {
-  const double width = 600, height = 440;
-  const Plot plot{70, 44, width - 20, height - 64};
+  const double width = 600;
+  std::map<std::int64_t, std::int64_t> counts;
+  for (const PcaPoint& p : e.pca) {
+    if (std::isfinite(p.x) && std::isfinite(p.y)) ++counts[p.label];
+  }
+  // The legend goes across the top, wrapping onto more lines when the names are long.
+  struct Entry {
+    std::int64_t label;
+    std::string name;
+    double x, y;
+  };
+  std::vector<Entry> legend;
+  double lx = 70, ly = 22;
+  for (const auto& [label, count] : counts) {
+    const std::string name =
+        fit_text(static_cast<std::size_t>(label) < e.labels.size() ? e.labels[label]
+                                                                   : std::to_string(label),
+                 width - 200, 13) +
+        " (" + format_int(count) + ")";
+    const double w = text_width(name, 13) + 17;
+    if (lx + w > width - 10 && lx > 70) lx = 70, ly += 22;
+    legend.push_back({label, name, lx, ly});
+    lx += w + 26;
+  }
+  const double top = ly + 22, height = top + 396;
+  const Plot plot{70, top, width - 20, height - 64};
   Svg svg("fig-pca-" + std::to_string(number), "fig-pca", width, height,
           "Training features on their first two principal components: " + e.title);
   double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
@@ -816,11 +889,9 @@ std::string pca_figure(const Experiment& e, int number) {
   y_title(svg, plot, "second principal component" + variance(1));
   // One path per class of zero-length round-capped segments: a dot per point in ~14 bytes.
   std::map<std::int64_t, std::string> paths;
-  std::map<std::int64_t, std::int64_t> counts;
   for (const PcaPoint& p : e.pca) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
     paths[p.label] += "M" + coord(x(p.x)) + " " + coord(y(p.y)) + "h0";
-    ++counts[p.label];
   }
   // Fewer points, bigger dots.
   const double dot = e.pca.size() > 3000 ? 4 : e.pca.size() > 800 ? 5.5 : 7;
@@ -829,16 +900,9 @@ std::string pca_figure(const Experiment& e, int number) {
                     " stroke-opacity=\"0.55\" stroke-linecap=\"round\" stroke-width=\"" +
                     coord(dot) + "\"");
   }
-  // Legend across the top.
-  double lx = plot.left;
-  for (const auto& [label, count] : counts) {
-    const std::string name =
-        (label >= 0 && static_cast<std::size_t>(label) < e.labels.size() ? e.labels[label]
-                                                                         : std::to_string(label)) +
-        " (" + format_int(count) + ")";
-    svg.circle(lx + 6, 22, 6, hex(category_colour(label)));
-    svg.text(lx + 17, 26.5, name, "start");
-    lx += text_width(name, 13) + 44;
+  for (const Entry& entry : legend) {
+    svg.circle(entry.x + 6, entry.y, 6, hex(category_colour(entry.label)));
+    svg.text(entry.x + 17, entry.y + 4.5, entry.name, "start");
   }
   return svg.finish();
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "report/guide_report.h"
 
@@ -14,6 +15,11 @@ namespace bertlite::report {
 double text_width(std::string_view text, double font_px, bool monospace = false);
 // `text`, cut at a code point and ended with an ellipsis when wider than `max_px`.
 std::string fit_text(std::string_view text, double max_px, double font_px, bool monospace = false);
+
+// `text` broken at spaces into lines of at most `max_px`; the last of `max_lines` lines takes the
+// rest of the text and is cut with an ellipsis, as is any single word too long for a line.
+std::vector<std::string> wrap_text(std::string_view text, double max_px, double font_px,
+                                   std::size_t max_lines);
 
 // fig-flow: the example sentence -> tokens -> ids -> the padded id matrix and its mask -> the
 // encoder -> the pooled vector as a heat strip -> the classifier's answer.

@@ -2,6 +2,7 @@
 // The figures themselves are drawn in figures.cpp.
 #include "report/guide_report.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "bertlite/error.h"
@@ -84,8 +85,17 @@ th { color:var(--muted); font-size:.74rem; font-weight:600; letter-spacing:.05em
 tfoot td { border-bottom:0; color:var(--muted); }
 table.metrics { margin-top:18px; }
 table.metrics td, table.metrics th { padding-right:20px; }
-table.timings td { padding:3px 18px 3px 0; border:0; font-size:.92rem; }
-table.timings td.seconds { text-align:right; font-weight:600; }
+.timings { margin:16px 0 0; padding:14px 24px 16px; background:var(--card);
+           border:1px solid var(--line); border-radius:12px; }
+.timings h3 { margin:0 0 6px; font-size:.74rem; font-weight:600; letter-spacing:.06em;
+              text-transform:uppercase; color:var(--muted); }
+.timings table { width:100%; }
+.timings td { padding:3px 16px 3px 0; border:0; font-size:.92rem; }
+.timings td.seconds { text-align:right; font-weight:600; white-space:nowrap; }
+.timings td.bar-cell { width:28%; }
+.timings td:last-child { color:var(--muted); }
+.time-bar { display:block; height:10px; min-width:2px; background:var(--blue); border-radius:3px;
+            opacity:.75; }
 table.mistakes { width:100%; }
 table.mistakes td.sentence { width:62%; }
 table.mistakes td.rank { color:var(--muted); }
@@ -169,17 +179,28 @@ std::string header(const GuideReport& r) {
     counts += (i ? ", " : "") + format_int(r.subset_label_counts[i]) + " " + r.label_names[i];
   }
   html += fact("the walkthrough's subset", "first " + format_int(r.subset_rows) + " rows", counts);
-  std::string total = format_fixed(r.total_seconds, 1) + " s";
-  html += fact("run time", total, "bertlite " BERTLITE_VERSION);
+  html += fact(
+      "the walkthrough's split",
+      format_int(r.split_train) + " train / " + format_int(r.split_test) + " test",
+      "features (" + format_int(r.split_train + r.split_test) + ", " + format_int(r.hidden) + ")");
+  html += fact("run time", format_fixed(r.total_seconds, 1) + " s", "bertlite " BERTLITE_VERSION);
   html += "</dl>";
   if (!r.timings.empty()) {
-    html += "<h3>Where the time went</h3><table class=\"timings\"><tbody>";
+    // Each step's time as a bar against the longest: where the time goes is part of the story.
+    double longest = 0;
     for (const Timing& t : r.timings) {
+      if (std::isfinite(t.seconds)) longest = std::max(longest, t.seconds);
+    }
+    html += "<div class=\"timings\"><h3>Where the time went</h3><table><tbody>";
+    for (const Timing& t : r.timings) {
+      const double share = longest > 0 && std::isfinite(t.seconds) ? t.seconds / longest : 0;
       html += "<tr><td>" + escape_html(t.step) + "</td><td class=\"seconds\">" +
-              format_fixed(t.seconds, t.seconds < 10 ? 2 : 1) + " s</td><td>" +
+              format_fixed(t.seconds, t.seconds < 10 ? 2 : 1) +
+              " s</td><td class=\"bar-cell\"><span class=\"time-bar\" style=\"width:" +
+              format_fixed(100 * std::clamp(share, 0.0, 1.0), 1) + "%\"></span></td><td>" +
               escape_html(t.note) + "</td></tr>";
     }
-    html += "</tbody></table>";
+    html += "</tbody></table></div>";
   }
   html +=
       "<nav><a href=\"#flow\">1. A sentence&rsquo;s journey</a><a href=\"#shapes\">2. Tensor "

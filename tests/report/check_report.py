@@ -190,6 +190,7 @@ class Browser:
 
 def problems_in_events(events, page_url):
     problems = []
+    urls = {}  # request id -> url
     for method, p in events:
         if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
             text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
@@ -204,10 +205,12 @@ def problems_in_events(events, page_url):
                             f"{entry.get('url', '')}".rstrip())
         elif method == "Network.requestWillBeSent":
             url = p["request"]["url"]
+            urls[p.get("requestId")] = url
             if url != page_url and not url.startswith("data:"):
                 problems.append(f"request: {url}")
         elif method == "Network.loadingFailed":
-            problems.append(f"failed request: {p.get('errorText')} {p.get('blockedReason', '')}")
+            reason = p.get("blockedReason") or p.get("errorText") or "unknown reason"
+            problems.append(f"failed request: {urls.get(p.get('requestId'), '?')} ({reason})")
     return problems
 
 

@@ -1,12 +1,13 @@
 // report_example - writes an illustrated report filled with realistic, synthetic numbers.
 //
-//   report_example [OUT.html]      (default: report_example.html)
+//   report_example [--stress] [OUT.html]      (default: report_example.html)
 //
 // The numbers imitate a run of `bertlite guide` on SST-2 with all-MiniLM-L6-v2 (the
 // walkthrough's 2,000 rows and 75/25 split, then all of train -> dev), but nothing here ran a
 // model: every value comes from a fixed-seed generator, so the output is the same on every
 // machine. It exercises every figure (long and short sentences, markup in sentences, a linear
-// and a log grid, PCA points) for the browser test (check_report.py) and for design work.
+// and a log grid, PCA points) for the browser test (check_report.py) and for design work;
+// --stress pushes every figure to the edges of its layout.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -213,12 +214,75 @@ GuideReport make_report() {
   return r;
 }
 
+// The same report pushed to the edges of the layout: five classes with long names, a long
+// sentence with long tokens and markup, T = 512, a hidden size of 1,024 with an all-zero
+// vector, 7,000 PCA points, a one-point grid, a std band past 1, a perfect classifier, long
+// titles. The browser test checks that nothing spills out of its figure.
+GuideReport make_stress_report() {
+  Random rng(7);
+  GuideReport r = make_report();
+  r.title = "Your first BERT, step by step, with a title long enough to wrap onto a second line";
+  r.model = "sentence-transformers/all-MiniLM-L6-v2@a-long-revision-name-that-goes-on-and-on";
+  r.model_summary = "BERT, 24 layers, hidden 1,024, 335,141,888 parameters";
+  r.pooling = "mean";
+  r.label_names = {"very negative", "negative", "neutral", "positive", "very positive"};
+  r.subset_label_counts = {279, 633, 389, 510, 189};
+  r.example.sentence =
+      "an <extraordinarily> & \"supercalifragilisticexpialidocious\" rumination on love, loss, "
+      "memory and the way a small town remembers -- or refuses to remember -- the people who "
+      "left it behind, told in fragments that never quite add up but always feel true";
+  r.example.tokens = {"[CLS]"};
+  r.example.ids = {101};
+  for (int i = 0; i < 70; ++i) {
+    r.example.tokens.push_back(i % 9 == 4 ? "##ilisticexpialidocious" : i % 5 == 0 ? "<" : "word");
+    r.example.ids.push_back(rng.between(1000, 29999));
+  }
+  r.example.tokens.push_back("[SEP]");
+  r.example.ids.push_back(102);
+  r.example.feature.assign(1024, 0.0f);
+  r.example.predicted_label = "very positive";
+  r.hidden = 1024;
+  r.padded.cols = 512;
+  r.padded.real_tokens = 61000;
+  for (auto& row : r.padded.preview) row.resize(512, 0);
+  r.seeds = 0;
+  r.references.clear();
+  for (Experiment& e : r.experiments) {
+    e.labels = r.label_names;
+    e.confusion.assign(25, 0);
+    e.per_class.clear();
+    for (int t = 0; t < 5; ++t) {
+      for (int p = 0; p < 5; ++p) e.confusion[t * 5 + p] = t == p ? 60 + 9 * t : rng.between(0, 14);
+      e.per_class.push_back({r.label_names[t], 0.5, 0.5, 0.5, 80});
+    }
+    for (auto& m : e.mistakes) m.truth = "very negative", m.predicted = "very positive";
+    e.pca.clear();
+  }
+  Experiment& first = r.experiments[0];
+  first.title = "A five-class run with a title long enough that it has to wrap somewhere sensible";
+  for (int i = 0; i < 7000; ++i) {
+    const std::int64_t label = i % 5;
+    first.pca.push_back({label + 2.0 * rng.normal(), 40.0 * rng.normal(), label});
+  }
+  first.pca_variance = {0.21, 0.004};
+  Experiment& second = r.experiments[1];
+  second.cv_curve = {{1.0, 0.93, 0.2}};  // one point, a band past 1
+  second.best_C = 1.0;
+  second.best_cv = 0.93;
+  second.mistakes.clear();        // perfect
+  r.experiments[2].best_C = 1e9;  // outside the grid: not drawn, still listed
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : "report_example.html";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool stress = !args.empty() && args[0] == "--stress";
+  if (stress) args.erase(args.begin());
+  const std::string path = !args.empty() ? args[0] : "report_example.html";
   try {
-    bertlite::report::write_guide_report(path, make_report());
+    bertlite::report::write_guide_report(path, stress ? make_stress_report() : make_report());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "report_example: %s\n", e.what());
     return 1;

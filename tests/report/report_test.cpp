@@ -244,6 +244,23 @@ TEST(Text, FitCutsAtACodePointAndMarksTheCut) {
   EXPECT_GT(text_width("mmm", 13, true), 0);
 }
 
+TEST(Text, WrapBreaksAtSpacesAndCutsTheLastLine) {
+  EXPECT_EQ(wrap_text("a visually stunning rumination", 1000, 13, 3),
+            std::vector<std::string>{"a visually stunning rumination"});
+  const double ten_chars = text_width("0123456789", 13);
+  EXPECT_EQ(wrap_text("aaaa bbbb cccc dddd", ten_chars, 13, 3),
+            (std::vector<std::string>{"aaaa bbbb", "cccc dddd"}));
+  const std::vector<std::string> cut = wrap_text("aaaa bbbb cccc dddd eeee ffff", ten_chars, 13, 2);
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut[0], "aaaa bbbb");
+  EXPECT_EQ(cut[1].substr(cut[1].size() - 3), "\xE2\x80\xA6");  // the rest did not fit
+  for (const std::string& line : wrap_text(std::string(100, 'x') + " y", ten_chars, 13, 3)) {
+    EXPECT_LE(text_width(line, 13), ten_chars);  // one overlong word is cut, not overflowing
+  }
+  EXPECT_EQ(wrap_text("", 100, 13, 3), std::vector<std::string>{""});
+  EXPECT_EQ(wrap_text("aaaa bbbb cccc dddd", ten_chars, 13, 1).size(), 1u);
+}
+
 // ---- the page -------------------------------------------------------------------------------
 
 Experiment sample_experiment(const std::string& title, bool with_pca, bool log_grid) {
