@@ -621,28 +621,27 @@ std::string summary_figure(const GuideReport& r) {
   };
   std::vector<Row> rows;
   const Rgb grey = {110, 119, 129};
-  rows.push_back({"majority class (baseline)", r.baseline, r.baseline_std, grey, false,
-                  "5-fold CV on the training rows"});
-  rows.push_back({"the walkthrough: LogisticRegression(), one split", r.walkthrough_accuracy, 0,
+  rows.push_back(
+      {"majority class (baseline)", r.baseline, r.baseline_std, grey, false, "5-fold CV"});
+  rows.push_back({"the walkthrough's classifier (C = 1), one split", r.walkthrough_accuracy, 0,
                   kBlue, false,
-                  format_int(r.split_train) + " train / " + format_int(r.split_test) + " test"});
+                  format_int(r.split_train) + " / " + format_int(r.split_test) + " split"});
   if (r.seeds > 1) {
     rows.push_back({"the same over " + std::to_string(r.seeds) + " random splits", r.seed_mean,
                     r.seed_std, kBlue, false, "mean \xC2\xB1 std"});
   }
   for (std::size_t i = 0; i < r.experiments.size(); ++i) {
     const Experiment& e = r.experiments[i];
-    rows.push_back(
-        {std::to_string(i + 1) + ". " + e.title, e.accuracy, 0, kGreen, false,
-         "best C = " + format_short(e.best_C) + ", " + format_int(e.test_rows) + " test rows"});
+    rows.push_back({e.title, e.accuracy, 0, kGreen, false,
+                    "C = " + format_short(e.best_C) + ", " + format_int(e.test_rows) + " rows"});
   }
   for (const Reference& ref : r.references) {
     rows.push_back({ref.name, ref.accuracy, 0, grey, true, "published"});
   }
   std::erase_if(rows, [](const Row& row) { return !std::isfinite(row.value); });
 
-  const double row_h = 32, top = 16, label_w = 380;
-  const Plot plot{label_w + 20, top, kFullWidth - 330, top + row_h * rows.size()};
+  const double row_h = 32, top = 16, label_w = 400;
+  const Plot plot{label_w + 20, top, kFullWidth - 280, top + row_h * rows.size()};
   const double height = plot.bottom + 52;
   Svg svg("fig-summary", "fig-summary", kFullWidth, height,
           "Accuracy of every classifier in the report on one axis");
@@ -652,7 +651,7 @@ std::string summary_figure(const GuideReport& r) {
     hi = std::max(hi, row.value + row.spread);
   }
   if (rows.empty()) lo = 0, hi = 1;
-  const Ticks ticks = clamp_ticks(nice_ticks(lo, hi, 6), 0, 1);
+  const Ticks ticks = clamp_ticks(nice_ticks(lo, hi, 4), 0, 1);
   const Scale x{ticks.lo, ticks.hi, plot.left, plot.right};
   x_axis(svg, plot, x, ticks.values, tick_labels(ticks.values, ticks.decimals, false));
   x_title(svg, plot, "accuracy on held-out rows");
@@ -681,7 +680,7 @@ std::string summary_figure(const GuideReport& r) {
     std::string value = format_fixed(row.value, 3);
     if (row.spread > 0) value += " \xC2\xB1 " + format_fixed(row.spread, 3);
     svg.text(plot.right + 16, cy + 4.5, value, "start", "mono strong");
-    svg.text(plot.right + 130, cy + 4.5, fit_text(row.note, kFullWidth - plot.right - 130, 11),
+    svg.text(plot.right + 132, cy + 4.5, fit_text(row.note, kFullWidth - plot.right - 132, 11),
              "start", "small");
   }
   return svg.finish();
@@ -923,7 +922,8 @@ std::string chip(const Experiment& e, const std::string& label) {
 
 std::string class_table(const Experiment& e) {
   std::string html =
-      "<table class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th>"
+      "<div class=\"table-scroll\"><table "
+      "class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th>"
       "<th>F1</th><th>rows</th></tr></thead><tbody>";
   for (const ClassScores& c : e.per_class) {
     html += "<tr><td>" + chip(e, c.label) + "</td><td>" + format_fixed(c.precision, 3) +
@@ -933,7 +933,7 @@ std::string class_table(const Experiment& e) {
   html += "</tbody><tfoot><tr><td>accuracy</td><td colspan=\"3\">" + format_fixed(e.accuracy, 3) +
           "</td><td>" + format_int(e.test_rows) +
           "</td></tr><tr><td>macro F1</td><td colspan=\"3\">" + format_fixed(e.macro_f1, 3) +
-          "</td><td></td></tr></tfoot></table>";
+          "</td><td></td></tr></tfoot></table></div>";
   return html;
 }
 
@@ -943,7 +943,8 @@ std::string mistakes_table(const Experiment& e, int number) {
     return "<p class=\"figure-table\" id=\"" + id +
            "\" data-figure=\"table-mistakes\">The classifier got every test sentence right.</p>";
   }
-  std::string html = "<table class=\"mistakes figure-table\" id=\"" + id +
+  std::string html = "<div class=\"table-scroll\"><table class=\"mistakes figure-table\" id=\"" +
+                     id +
                      "\" data-figure=\"table-mistakes\"><thead><tr><th>#</th><th>sentence</th>"
                      "<th>true</th><th>predicted</th><th>probability</th>"
                      "</tr></thead><tbody>";
@@ -956,7 +957,7 @@ std::string mistakes_table(const Experiment& e, int number) {
             "style=\"width:" + format_fixed(100 * p, 1) + "%\"></span></span>" +
             format_fixed(m.probability, 3) + "</td></tr>";
   }
-  return html + "</tbody></table>";
+  return html + "</tbody></table></div>";
 }
 
 }  // namespace bertlite::report

@@ -77,6 +77,7 @@ svg.figure .chip-text { font-size:15px; font-weight:700; fill:#ffffff; }
 .card { padding:12px 16px; background:#f8fafc; border:1px solid var(--line); border-radius:10px; }
 .card .value { font-size:1.55rem; font-weight:700; font-variant-numeric:tabular-nums; }
 .card .label { color:var(--muted); font-size:.8rem; }
+.table-scroll { max-width:100%; overflow-x:auto; }
 table { border-collapse:collapse; font-variant-numeric:tabular-nums; }
 th, td { padding:7px 12px 7px 0; border-bottom:1px solid #e7ebef; text-align:left;
          vertical-align:top; }
@@ -106,7 +107,12 @@ table.mistakes td.probability { white-space:nowrap; }
        vertical-align:middle; background:#e7ebef; border-radius:4px; }
 .bar > span { display:block; height:100%; background:var(--vermillion); }
 footer { margin-top:36px; color:var(--muted); font-size:.85rem; text-align:center; }
-@media (max-width:700px) { main { padding:24px 12px; } section { padding:20px 16px; } }
+@media (max-width:700px) {
+  main { padding:24px 12px; } section { padding:20px 16px; }
+  /* The full-width figures keep a readable size and scroll sideways instead of shrinking. */
+  figure.wide { overflow-x:auto; }
+  figure.wide svg.figure { max-width:none; width:760px; }
+}
 )css";
 
 void check(bool ok, const std::string& message) {
@@ -191,7 +197,9 @@ std::string header(const GuideReport& r) {
     for (const Timing& t : r.timings) {
       if (std::isfinite(t.seconds)) longest = std::max(longest, t.seconds);
     }
-    html += "<div class=\"timings\"><h3>Where the time went</h3><table><tbody>";
+    html +=
+        "<div class=\"timings\"><h3>Where the time went</h3><div "
+        "class=\"table-scroll\"><table><tbody>";
     for (const Timing& t : r.timings) {
       const double share = longest > 0 && std::isfinite(t.seconds) ? t.seconds / longest : 0;
       html += "<tr><td>" + escape_html(t.step) + "</td><td class=\"seconds\">" +
@@ -200,7 +208,7 @@ std::string header(const GuideReport& r) {
               format_fixed(100 * std::clamp(share, 0.0, 1.0), 1) + "%\"></span></td><td>" +
               escape_html(t.note) + "</td></tr>";
     }
-    html += "</tbody></table></div>";
+    html += "</tbody></table></div></div>";
   }
   html +=
       "<nav><a href=\"#flow\">1. A sentence&rsquo;s journey</a><a href=\"#shapes\">2. Tensor "
@@ -225,7 +233,7 @@ std::string flow_section(const GuideReport& r) {
       " sentences to the same length so they stack into one matrix, and a mask says which "
       "cells are real. The encoder turns every token into a vector of " +
       format_int(r.hidden) + " numbers; one vector per sentence is kept as its features.</p>";
-  html += "<figure>" + flow_figure(r) +
+  html += "<figure class=\"wide\">" + flow_figure(r) +
           "<figcaption>The example sentence at each step. In the padded matrix (its first rows "
           "shown) grey cells are padding; in the feature strip purple is negative and orange "
           "positive. Hover over a cell for its value.</figcaption></figure></section>";
@@ -235,7 +243,8 @@ std::string flow_section(const GuideReport& r) {
 std::string shapes_section(const GuideReport& r) {
   return "<section id=\"shapes\"><h2><span class=\"number\">2</span>Tensor shapes at each "
          "step</h2><p>The same pipeline as arrays, with the shapes the notebook prints. Only the "
-         "last step learns anything: the encoder is used as it was downloaded.</p><figure>" +
+         "last step learns anything: the encoder is used as it was downloaded.</p><figure "
+         "class=\"wide\">" +
          shapes_figure(r) + "</figure></section>";
 }
 
@@ -253,9 +262,11 @@ std::string summary_section(const GuideReport& r) {
             " random splits the accuracy is " + format_fixed(r.seed_mean, 3) + " &plusmn; " +
             format_fixed(r.seed_std, 3) + ".";
   }
-  html += "</p><figure>" + summary_figure(r) +
+  html += "</p><figure class=\"wide\">" + summary_figure(r) +
           "<figcaption>Each dot is an accuracy on rows the classifier never saw; bars are "
-          "&plusmn; one standard deviation. Hollow dots are published figures for "
+          "&plusmn; one standard deviation. Blue: the walkthrough&rsquo;s classifier as the "
+          "notebook makes it (C = 1); green: each experiment below, C chosen by grid search; "
+          "grey: the majority-class baseline; hollow: published figures for "
           "comparison.</figcaption></figure></section>";
   return html;
 }
