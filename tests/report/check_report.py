@@ -23,6 +23,7 @@ import base64
 import fcntl
 import json
 import os
+import pathlib
 import queue
 import shutil
 import subprocess
@@ -161,15 +162,12 @@ class Browser:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message.get("result", {})
 
-    def wait_for(self, method, timeout=TIMEOUT):
-        seen = len(self.events)
-        if any(m == method for m, _ in self.events):
-            return
+    def wait_for(self, method, since, timeout=TIMEOUT):
+        """Waits for an event `method` among the events from index `since` on (so that one
+        from an earlier page, such as about:blank's load, does not count)."""
         deadline = time.monotonic() + timeout
-        while True:
+        while not any(m == method for m, _ in self.events[since:]):
             self._next_message(deadline)
-            if any(m == method for m, _ in self.events[seen:]):
-                return
 
     def stderr(self):
         self.log.seek(0)
@@ -219,7 +217,7 @@ def check(report, screenshot, experiments, width, tiles=0):
     if not executable:
         return ["no Chromium found: install Debian's chromium package (scripts/setup.sh) or "
                 "set CHROMIUM"]
-    page_url = "file://" + os.path.abspath(report)
+    page_url = pathlib.Path(report).resolve().as_uri()  # percent-encoded, as Chromium reports it
     problems = []
     with tempfile.TemporaryDirectory(prefix="check_report_") as profile:
         browser = Browser(executable, width, 900, profile)
@@ -236,7 +234,7 @@ def check(report, screenshot, experiments, width, tiles=0):
             navigation = browser.call("Page.navigate", {"url": page_url}, session=session)
             if navigation.get("errorText"):
                 return [f"cannot open {page_url}: {navigation['errorText']}"]
-            browser.wait_for("Page.loadEventFired")
+            browser.wait_for("Page.loadEventFired", since=start)
             # Two animation frames: layout and paint have happened.
             browser.call("Runtime.evaluate", {
                 "expression": "new Promise(r => requestAnimationFrame(() => "
