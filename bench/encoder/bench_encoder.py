@@ -567,7 +567,11 @@ def bench_model(args, model: Path) -> dict:
                     if engine == "ort":
                         extra += ["--onnx", str(onnx_path)]
                     cmd = worker_cmd(args, engine, model, limit, extra)
+                load_before = os.getloadavg()[0]
                 result = run_process(cmd, f"{engine} on {model}")
+                # The 1-minute load average around each run: above the thread count, other
+                # processes were competing for the cores (see the cores column too).
+                result["load_average"] = [load_before, os.getloadavg()[0]]
                 runs[engine].append(result)
                 if "median" in result:
                     log(f"[{model.name}] round {round_index + 1}/{args.repeats} {engine:22s} "
@@ -611,7 +615,8 @@ def bench_model(args, model: Path) -> dict:
                         "min_s": min(seconds), "max_s": max(seconds), "seconds": seconds,
                         "cpu_seconds": cpu, "cores_used": statistics.median(cpu) / mid,
                         "sentences_per_s": first["sentences"] / mid,
-                        "tokens_per_s": first["tokens"] / mid}
+                        "tokens_per_s": first["tokens"] / mid,
+                        "max_load_average": max(max(r["load_average"]) for r in results)}
         for key in ("torch", "attention", "onnxruntime", "profile"):
             if key in first:
                 rows[engine][key] = first[key]
@@ -738,6 +743,10 @@ def print_report(report: dict) -> None:
           f"{report['versions'].get('transformers')}, onnxruntime "
           f"{report['versions'].get('onnxruntime')}; medians of {report['repeats']} interleaved "
           f"rounds; tokenizing not timed")
+    print("GFLOPS = useful FLOPs (real tokens only) / median time; % limit = share of the GEMM "
+          "limit;\ncores = CPU seconds / wall seconds; load = highest 1-minute load average "
+          "around the runs\n(above the thread count, other processes shared the cores); "
+          "bertlite is = peer's time / bertlite's\non the same sentences")
     for m in report["models"]:
         s = m["shape"]
         print(f"\n## {m['name']}: {s['arch']}, {s['layers']} layers, H {s['hidden']}, "
@@ -757,7 +766,7 @@ def print_report(report: dict) -> None:
             print(f"  limit (faster library per shape, by FLOPs): {g['limit_gflops']:.1f} GFLOPS")
         header = (f"{'engine':32s} {'sentences/s':>11s} {'tokens/s':>9s} {'GFLOPS':>7s} "
                   f"{'% limit':>7s} {'median s':>9s} {'(min..max)':>15s} {'cores':>5s} "
-                  f"{'bertlite is':>12s}")
+                  f"{'load':>5s} {'bertlite is':>12s}")
         groups = [(f"all {m['sentences']} sentences, length-sorted batches of "
                    f"{m['batch_size'] if not m['batch_tokens'] else str(m['batch_tokens']) + ' padded tokens'}",
                    ("bertlite", "bertlite-cls-rows-only", "torch-careful", "ort")),
@@ -785,7 +794,7 @@ def print_report(report: dict) -> None:
                 spread = f"{r['min_s']:.2f}..{r['max_s']:.2f}"
                 print(f"{label:32s} {r['sentences_per_s']:11.1f} {r['tokens_per_s']:9.0f} "
                       f"{r['gflops']:7.1f} {share:>7s} {r['median_s']:9.2f} {spread:>15s} "
-                      f"{r['cores_used']:5.2f} {ratio:>12s}")
+                      f"{r['cores_used']:5.2f} {r['max_load_average']:5.1f} {ratio:>12s}")
         bl = m["rows"].get("bertlite")
         if bl and "profile" in bl:
             prof = bl["profile"]
@@ -880,10 +889,12 @@ def main() -> None:
     report = {"threads": args.threads, "data": str(args.data), "repeats": args.repeats,
               "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                            "onnxruntime": onnxruntime.__version__},
-              "models": [bench_model(args, m) for m in models]}
-    report["seconds"] = time.perf_counter() - start
-    if args.json_out:
-        args.json_out.write_text(json.dumps(report, indent=1) + "\n")
+              "models": []}
+    for m in models:
+        report["models"].append(bench_model(args, m))
+        report["seconds"] = time.perf_counter() - start
+        if args.json_out:  # after each model, so a long run that is stopped keeps what it did
+            args.json_out.write_text(json.dumps(report, indent=1) + "\n")
     if args.json:
         print(json.dumps(report, indent=1))
     else:
