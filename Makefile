@@ -10,7 +10,7 @@ CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build test test-cpp test-asan test-python bench fuzz format clean
+.PHONY: all setup build test test-cpp test-asan test-python bench bench-encoder fuzz format clean
 
 all: build
 
@@ -41,6 +41,22 @@ test-python: build
 
 bench: build
 	$(PYTHON) bench/tokenizer/bench_tokenizer.py --bertlite $(BUILD)/bench/bench_tokenizer
+
+# The encoder benchmark (bench/encoder/README.md): bertlite next to PyTorch (two ways) and ONNX
+# Runtime on SST-2, with MiniLM and a DistilBERT-base-shaped random checkpoint that
+# tools/make_reference_model.py writes once. Its extra Python packages (bench/requirements.txt)
+# are installed into .venv when that file changes; its constraints keep pip off torch.
+# Options through BENCH_ARGS, e.g. make bench-encoder BENCH_ARGS=--quick
+REFERENCE_DISTILBERT := .cache/reference/distilbert-base
+BENCH_ARGS ?=
+
+bench-encoder: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target bench_encoder
+	$(PYTHON) tools/make_reference_model.py $(REFERENCE_DISTILBERT) --shape distilbert-base
+	cmp -s bench/requirements.txt .venv/.bench-requirements-installed || { \
+	  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && \
+	  cp bench/requirements.txt .venv/.bench-requirements-installed; }
+	$(PYTHON) bench/encoder/bench_encoder.py --bertlite $(BUILD)/bench/bench_encoder $(BENCH_ARGS)
 
 # clang with GCC's OpenMP runtime (libgomp, which oneDNN uses too): Debian's clang has no
 # OpenMP runtime of its own unless libomp-dev is installed.
