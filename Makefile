@@ -10,7 +10,8 @@ CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup build test test-cpp test-asan test-python bench bench-encoder fuzz format clean
+
+.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder fuzz format clean
 
 all: build
 
@@ -22,6 +23,11 @@ $(BUILD)/CMakeCache.txt:
 
 build: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The README's first command: the "first BERT" walkthrough on the bundled SST-2 and the default
+# model, writing report.html. Features are cached in .cache/bertlite, so a second run is quick.
+guide: build
+	BERTLITE_CACHE=$(abspath .cache/bertlite) $(BUILD)/cli/bertlite guide --report report.html
 
 test: build test-cpp test-asan test-python
 

@@ -11,5 +11,8 @@ void add_embed_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_guide_command(CLI::App& app);
 
 }  // namespace bertlite::cli

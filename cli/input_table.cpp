@@ -20,8 +20,9 @@ std::string default_column(const io::Table& table, std::initializer_list<const c
 
 }  // namespace
 
-void add_table_input_options(CLI::App& cmd, TableInputOptions& options, bool labels) {
-  cmd.add_option("-i,--input", options.path,
+void add_table_input_options(CLI::App& cmd, TableInputOptions& options, bool labels,
+                             const std::string& input_flag) {
+  cmd.add_option(input_flag, options.path,
                  "Input file: .tsv (SST-2's sentence<TAB>label), .csv, .jsonl, or plain text "
                  "(one sentence per line)");
   cmd.add_option("--format", options.format, "auto (from the extension), tsv, csv, jsonl, text")

@@ -18,8 +18,10 @@ struct TableInputOptions {
   bool required = false;     // --input must be given
 };
 
-// Adds --input/-i, --format, --header, --text-column (and --label-column when `labels`).
-void add_table_input_options(CLI::App& cmd, TableInputOptions& options, bool labels = false);
+// Adds `input_flag` (default -i/--input), --format, --header, --text-column (and --label-column
+// when `labels`).
+void add_table_input_options(CLI::App& cmd, TableInputOptions& options, bool labels = false,
+                             const std::string& input_flag = "-i,--input");
 
 struct InputTexts {
   std::string source;

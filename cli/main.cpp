@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   bertlite::cli::add_info_command(app);
   bertlite::cli::add_convert_command(app);
   bertlite::cli::add_quantize_command(app);
+  bertlite::cli::add_train_command(app);
+  bertlite::cli::add_predict_command(app);
+  bertlite::cli::add_guide_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
