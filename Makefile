@@ -11,7 +11,7 @@ PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder fuzz format clean
+.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder bench-guide fuzz format clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench: build
 # Options through BENCH_ARGS, e.g. make bench-encoder BENCH_ARGS=--quick
 REFERENCE_DISTILBERT := .cache/reference/distilbert-base
 BENCH_ARGS ?=
+
+# bertlite guide against the same steps in transformers + scikit-learn, side by side.
+bench-guide: build
+	$(PYTHON) bench/guide/bench_guide.py --bertlite $(BUILD)/cli/bertlite
 
 bench-encoder: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target bench_encoder
