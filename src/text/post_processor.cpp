@@ -90,15 +90,15 @@ void PostProcessor::process(TokenSequence& a, TokenSequence* b, const EncodeOpti
     }
     e.truncated = truncate_longest_first(a, b, options.max_length - specials);
   }
-  // Every vector is allocated once at its final size, then written in place: this runs once
-  // per text. The constant parts are filled by the allocation itself (type ids 0, attention
-  // mask 1, special-tokens mask 0, offsets (0, 0)).
+  // Every vector is made once at its final size, already holding what most of it will hold
+  // (type ids 0, attention mask 1, special-tokens mask 0, offsets (0, 0)), then written in
+  // place: this runs once per text, and constructing beats resize() on empty vectors.
   const std::size_t length = a.ids.size() + (b ? b->ids.size() : 0) + specials;
-  e.ids.resize(length);
-  e.type_ids.assign(length, 0);
-  e.attention_mask.assign(length, 1);
-  e.special_tokens_mask.assign(length, 0);
-  e.offsets.resize(length);
+  e.ids = std::vector<std::int32_t>(length);
+  e.type_ids = std::vector<std::int32_t>(length);
+  e.attention_mask = std::vector<std::int32_t>(length, 1);
+  e.special_tokens_mask = std::vector<std::int32_t>(length);
+  e.offsets = std::vector<Offset>(length);
   std::int32_t* ids = e.ids.data();
   Offset* offsets = e.offsets.data();
   std::size_t at = 0;

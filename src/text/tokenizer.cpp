@@ -159,8 +159,8 @@ bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_
   const std::size_t items = scan.items;
   const text::TokenTable& vocab_table = wordpiece.vocab().table();
   const std::size_t short_word_bytes = wordpiece.short_whole_word_bytes();
-  // The output is written in place. Invariant: before item k, there is room for
-  // items - k more tokens, enough unless a word splits into pieces (then it grows).
+  // The output is written in place. Invariant: before item k, there is room for items - k
+  // more tokens, enough unless a word splits into pieces (then it grows by what it needs).
   const std::size_t ids_before = out.ids.size();
   std::size_t count = ids_before;
   out.ids.resize(count + items);

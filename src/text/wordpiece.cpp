@@ -63,6 +63,11 @@ void WordPiece::tokenize_impl(std::string_view word, std::vector<Piece>& pieces)
     // point boundary) and shrink one code point at a time, as Hugging Face does.
     std::size_t end = std::min(word.size(), start + longest);
     while (end < word.size() && is_continuation_byte(word[end])) --end;
+    // The padded variant's caller has looked the whole word up already.
+    if (kPadded && end == word.size() && start == 0) {
+      do --end;
+      while (end > start && is_continuation_byte(word[end]));
+    }
     // Candidates short enough to be ShortKeys are prefixes of one key, packed once; those up
     // to the first NUL byte (a word holds one only when cleaning is off) can use it.
     const std::size_t window = std::min(end - start, ShortKey::kMaxBytes);

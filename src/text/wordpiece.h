@@ -37,7 +37,8 @@ class WordPiece {
   // Appends the pieces of `word` (valid UTF-8, non-empty) to `pieces`.
   void tokenize(std::string_view word, std::vector<Piece>& pieces) const;
   // The same, faster, for a word with no NUL byte followed by at least ShortKey::kMaxBytes
-  // readable bytes (the tokenizer's padded buffer of lowered ASCII).
+  // readable bytes (the tokenizer's padded buffer of lowered ASCII), which is not a token as it
+  // stands (whole_word_id gave -1): that look-up is not repeated.
   void tokenize_padded(std::string_view word, std::vector<Piece>& pieces) const;
 
   // The common case on its own: the id of `word` when WordPiece would keep it whole as one
