@@ -177,7 +177,12 @@ __attribute__((target("avx2"))) bool scan_ascii_avx2(std::string_view bytes, boo
 }
 
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  // libgcc's check includes the OS saving the AVX registers. The explicit init makes it safe
+  // even when first called from another static initialiser.
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   return has;
 }
 #endif
