@@ -187,11 +187,17 @@ bool cpu_has_avx2() {
 }
 #endif
 
+#if defined(BERTLITE_SCAN_X86)
+namespace {
+// Decided once, at start-up. A call from another file's static initialiser that runs first
+// sees false and takes the SSE2 path, which gives the same result.
+const bool kUseAvx2 = cpu_has_avx2();
+}  // namespace
+#endif
+
 bool scan_ascii(std::string_view bytes, bool lowercase, AsciiScan& out) {
 #if defined(BERTLITE_SCAN_X86)
-  // Read once: a static's guard check, then a predictable branch.
-  static const bool avx2 = cpu_has_avx2();
-  return avx2 ? scan_ascii_avx2(bytes, lowercase, out) : scan_ascii_sse2(bytes, lowercase, out);
+  return kUseAvx2 ? scan_ascii_avx2(bytes, lowercase, out) : scan_ascii_sse2(bytes, lowercase, out);
 #else
   return scan_ascii_scalar(bytes, lowercase, out);
 #endif
