@@ -80,10 +80,9 @@ void pad_encoding(Encoding& e, std::size_t length, std::int32_t pad_id) {
   e.offsets.resize(length, Offset{});
 }
 
-Encoding PostProcessor::process(TokenSequence& a, TokenSequence* b,
-                                const EncodeOptions& options) const {
+void PostProcessor::process(TokenSequence& a, TokenSequence* b, const EncodeOptions& options,
+                            Encoding& e) const {
   const std::size_t specials = options.add_special_tokens ? num_special_tokens(b != nullptr) : 0;
-  Encoding e;
   if (options.max_length > 0) {
     if (options.max_length < specials) {
       throw InvalidArgument("max_length " + std::to_string(options.max_length) +
@@ -91,42 +90,47 @@ Encoding PostProcessor::process(TokenSequence& a, TokenSequence* b,
     }
     e.truncated = truncate_longest_first(a, b, options.max_length - specials);
   }
+  // Every vector is made once at its final size, already holding what most of it will hold
+  // (type ids 0, attention mask 1, special-tokens mask 0, offsets (0, 0)), then written in
+  // place: this runs once per text, and constructing beats resize() on empty vectors.
   const std::size_t length = a.ids.size() + (b ? b->ids.size() : 0) + specials;
-  e.ids.reserve(length);
-  e.type_ids.reserve(length);
-  e.special_tokens_mask.reserve(length);
-  e.offsets.reserve(length);
-  auto append_sequence = [&](const TokenSequence& s, std::int32_t type_id) {
-    e.ids.insert(e.ids.end(), s.ids.begin(), s.ids.end());
-    e.offsets.insert(e.offsets.end(), s.offsets.begin(), s.offsets.end());
-    e.type_ids.insert(e.type_ids.end(), s.ids.size(), type_id);
-    e.special_tokens_mask.insert(e.special_tokens_mask.end(), s.ids.size(), 0);
+  e.ids = std::vector<std::int32_t>(length);
+  e.type_ids = std::vector<std::int32_t>(length);
+  e.attention_mask = std::vector<std::int32_t>(length, 1);
+  e.special_tokens_mask = std::vector<std::int32_t>(length);
+  e.offsets = std::vector<Offset>(length);
+  std::int32_t* ids = e.ids.data();
+  Offset* offsets = e.offsets.data();
+  std::size_t at = 0;
+  auto put_sequence = [&](const TokenSequence& s, std::int32_t type_id) {
+    std::copy(s.ids.begin(), s.ids.end(), ids + at);
+    std::copy(s.offsets.begin(), s.offsets.end(), offsets + at);
+    if (type_id != 0) std::fill_n(e.type_ids.begin() + at, s.ids.size(), type_id);
+    at += s.ids.size();
   };
   if (!options.add_special_tokens) {
-    append_sequence(a, 0);
-    if (b) append_sequence(*b, 1);  // Hugging Face gives the second text type 1 here too
-  } else {
-    for (const auto& piece : b ? pair_ : single_) {
-      switch (piece.kind) {
-        case TemplatePiece::Kind::kSpecial:
-          for (std::int32_t id : piece.ids) {
-            e.ids.push_back(id);
-            e.type_ids.push_back(piece.type_id);
-            e.special_tokens_mask.push_back(1);
-            e.offsets.push_back({});
-          }
-          break;
-        case TemplatePiece::Kind::kSequenceA:
-          append_sequence(a, piece.type_id);
-          break;
-        case TemplatePiece::Kind::kSequenceB:
-          if (b) append_sequence(*b, piece.type_id);
-          break;
-      }
+    put_sequence(a, 0);
+    if (b) put_sequence(*b, 1);  // Hugging Face gives the second text type 1 here too
+    return;
+  }
+  for (const auto& piece : b ? pair_ : single_) {
+    switch (piece.kind) {
+      case TemplatePiece::Kind::kSpecial:
+        for (std::int32_t id : piece.ids) {
+          ids[at] = id;
+          e.type_ids[at] = piece.type_id;
+          e.special_tokens_mask[at] = 1;
+          ++at;
+        }
+        break;
+      case TemplatePiece::Kind::kSequenceA:
+        put_sequence(a, piece.type_id);
+        break;
+      case TemplatePiece::Kind::kSequenceB:
+        if (b) put_sequence(*b, piece.type_id);
+        break;
     }
   }
-  e.attention_mask.assign(e.ids.size(), 1);
-  return e;
 }
 
 }  // namespace bertlite::text

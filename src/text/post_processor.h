@@ -40,10 +40,11 @@ class PostProcessor {
   // Every id the templates add.
   std::vector<std::int32_t> special_ids() const;
 
-  // Truncates `a` (and `b`) to fit options.max_length and builds the encoding.
-  // Returns how many tokens truncation removed. Throws InvalidArgument when max_length
-  // cannot even hold the special tokens.
-  Encoding process(TokenSequence& a, TokenSequence* b, const EncodeOptions& options) const;
+  // Truncates `a` (and `b`) to fit options.max_length and builds the encoding in `out`, an
+  // empty Encoding. Throws InvalidArgument when max_length cannot even hold the special
+  // tokens.
+  void process(TokenSequence& a, TokenSequence* b, const EncodeOptions& options,
+               Encoding& out) const;
 
  private:
   std::vector<TemplatePiece> single_;

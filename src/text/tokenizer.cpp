@@ -1,31 +1,55 @@
 // text/tokenizer.cpp - the Tokenizer: runs the stages over one text, a pair, or a batch.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "bertlite/error.h"
+#include "text/ascii_scan.h"
 #include "text/tokenizer_impl.h"
 #include "text/unicode.h"
 #include "util/threads.h"
 
 namespace bertlite {
+
+namespace text {
 namespace {
 
-// Per-thread buffers reused across texts, so steady-state tokenization allocates only the
-// output vectors.
-struct Scratch {
-  std::vector<text::Segment> segments;
-  text::NormalizedText normalized;
-  std::vector<text::Span> words;
-  std::vector<text::Piece> pieces;
-  std::string word;
-  text::TokenSequence a, b;
-};
-
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
+// Initialised from the environment on first use (a function-local static, so the order of
+// static initialisers across files does not matter).
+std::atomic<bool>& general_path_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* env = std::getenv("BERTLITE_TOKENIZER_GENERAL_PATH");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }()};
+  return flag;
 }
 
 }  // namespace
+
+bool general_path_only() {
+  return general_path_flag().load(std::memory_order_relaxed);
+}
+
+void set_general_path_only(bool on) {
+  general_path_flag().store(on, std::memory_order_relaxed);
+}
+
+}  // namespace text
+
+struct Tokenizer::Impl::Scratch {
+  std::vector<text::Segment> segments;
+  text::AsciiScan scan;
+  text::NormalizedText normalized;
+  std::vector<text::Span> words;
+  std::vector<text::Piece> pieces;
+  text::TokenSequence a, b;
+};
+
+Tokenizer::Impl::Scratch& Tokenizer::Impl::scratch() {
+  thread_local Scratch s;
+  return s;
+}
 
 Tokenizer::Impl::Impl(std::shared_ptr<const text::Vocab> vocab_in,
                       text::NormalizerOptions normalizer_options,
@@ -45,42 +69,61 @@ Tokenizer::Impl::Impl(std::shared_ptr<const text::Vocab> vocab_in,
   info.strip_accents = normalizer_options.strip_accents;
   info.handle_chinese_chars = normalizer_options.handle_chinese_chars;
   info.clean_text = normalizer_options.clean_text;
-  // The fused ASCII pass classifies each byte once, with the normalizer's and the
-  // pre-tokenizer's own rules: anything they would treat specially goes to the general path.
-  for (int b = 0; b < 256; ++b) {
-    ascii_action_[b] = AsciiAction::kGeneralPath;
-    if (b >= 128) continue;
+  // What a one-byte item of the fused ASCII pass becomes, decided once per byte with the
+  // normalizer's and the pre-tokenizer's own rules; anything they would treat specially goes
+  // to the general path.
+  std::vector<text::Piece> pieces;
+  for (int b = 0; b < 128; ++b) {
+    one_byte_items_[b] = kGeneralPathItem;
     const int normalized = normalizer.ascii_map()[b];
-    if (normalized < 0) continue;
-    ascii_normalized_[b] = static_cast<char>(normalized);
+    if (normalized < 0) continue;  // dropped by cleaning
     const char32_t c = static_cast<char32_t>(normalized);
-    ascii_action_[b] = text::is_whitespace(c)    ? AsciiAction::kSpace
-                       : text::is_punctuation(c) ? AsciiAction::kPunct
-                                                 : AsciiAction::kWord;
+    const bool alnum = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+    if (text::is_whitespace(c)) {
+      one_byte_items_[b] = kSkippedItem;
+    } else if (text::is_punctuation(c) || alnum) {
+      // A one-byte word is always one piece: the token, or the unknown token.
+      pieces.clear();
+      wordpiece.tokenize(std::string(1, static_cast<char>(normalized)), pieces);
+      one_byte_items_[b] = pieces.at(0).id;
+    }
+    // Else another word character (NUL or a control character when cleaning is off): the
+    // scan's items would not join it to the letters around it.
   }
-  // NUL is kept as a word character when cleaning is off; keep it on the general path.
-  ascii_action_[0] = AsciiAction::kGeneralPath;
+  for (const auto& token : added_tokens.tokens()) {
+    for (char c : token.content) added_tokens_ascii_ &= static_cast<unsigned char>(c) < 0x80;
+  }
 }
 
-void Tokenizer::Impl::tokenize(std::string_view text, text::TokenSequence& out) const {
+void Tokenizer::Impl::tokenize(std::string_view text, text::TokenSequence& out, Scratch& s,
+                               std::string_view where) const {
   out.ids.clear();
   out.offsets.clear();
-  Scratch& s = scratch();
+  // Valid UTF-8 is checked only when needed: a text whose plain segments are all ASCII (the
+  // fused pass checks that as it goes) and whose added tokens are ASCII is ASCII.
+  bool checked = false;
+  auto check_utf8 = [&] {
+    if (!checked) text::check_utf8(text, where);
+    checked = true;
+  };
+  const bool fused = !text::general_path_only();
+  if (!added_tokens_ascii_ || !fused) check_utf8();
   s.segments.clear();
   added_tokens.split(text, s.segments);
   for (const text::Segment& segment : s.segments) {
     if (segment.added_id >= 0) {
       out.ids.push_back(segment.added_id);
       out.offsets.push_back({segment.begin, segment.end});
-    } else if (!tokenize_ascii_segment(text, segment.begin, segment.end, out)) {
-      tokenize_segment(text, segment.begin, segment.end, out);
+    } else if (!fused || !tokenize_ascii_segment(text, segment.begin, segment.end, out, s)) {
+      check_utf8();
+      tokenize_segment(text, segment.begin, segment.end, out, s);
     }
   }
 }
 
 void Tokenizer::Impl::tokenize_segment(std::string_view text, std::uint32_t begin,
-                                       std::uint32_t end, text::TokenSequence& out) const {
-  Scratch& s = scratch();
+                                       std::uint32_t end, text::TokenSequence& out,
+                                       Scratch& s) const {
   s.normalized.clear();
   normalizer.normalize(text.substr(begin, end - begin), begin, s.normalized);
   s.words.clear();
@@ -104,82 +147,81 @@ void Tokenizer::Impl::tokenize_segment(std::string_view text, std::uint32_t begi
 }
 
 bool Tokenizer::Impl::tokenize_ascii_segment(std::string_view text, std::uint32_t begin,
-                                             std::uint32_t end, text::TokenSequence& out) const {
-  Scratch& s = scratch();
+                                             std::uint32_t end, text::TokenSequence& out,
+                                             Scratch& s) const {
+  const std::string_view segment = text.substr(begin, end - begin);
+  const text::AsciiScan& scan = s.scan;
+  if (!text::scan_ascii(segment, normalizer.options().lowercase, s.scan)) return false;
+  // Locals rather than members, so they stay in registers across the rare calls below.
+  const char* lowered = scan.lowered.data();
+  const std::uint32_t* item_begins = scan.begins.data();
+  const std::uint32_t* item_ends = scan.ends.data();
+  const std::size_t items = scan.items;
+  const text::TokenTable& vocab_table = wordpiece.vocab().table();
+  const std::size_t short_word_bytes = wordpiece.short_whole_word_bytes();
+  // The output is written in place. Invariant: before item k, there is room for items - k
+  // more tokens, enough unless a word splits into pieces (then it grows by what it needs).
   const std::size_t ids_before = out.ids.size();
-  // Emits the word text[word_begin, word_end); `hash` is the running hash of its normalized
-  // bytes and `changes` says whether normalizing changed any byte (uppercase letters).
-  auto emit_word = [&](std::uint32_t word_begin, std::uint32_t word_end, std::uint64_t hash,
-                       bool changes) {
-    std::string_view word = text.substr(word_begin, word_end - word_begin);
-    if (changes) {  // lowercase a copy; otherwise WordPiece reads the caller's bytes
-      s.word.resize(word.size());
-      for (std::size_t i = 0; i < word.size(); ++i) {
-        s.word[i] = ascii_normalized_[static_cast<unsigned char>(word[i])];
-      }
-      word = s.word;
-    }
-    // Most words are tokens as they stand: one look-up, with the hash made while scanning.
-    if (const std::int32_t id = wordpiece.whole_word_id(word, hash); id >= 0) {
-      out.ids.push_back(id);
-      out.offsets.push_back({word_begin, word_end});
-      return;
-    }
-    s.pieces.clear();
-    wordpiece.tokenize(word, s.pieces);
-    for (const text::Piece& piece : s.pieces) {
-      out.ids.push_back(piece.id);
-      out.offsets.push_back({word_begin + piece.begin, word_begin + piece.end});
-    }
+  std::size_t count = ids_before;
+  out.ids.resize(count + items);
+  out.offsets.resize(count + items);
+  std::int32_t* ids = out.ids.data();
+  Offset* offsets = out.offsets.data();
+  auto emit = [&](std::int32_t id, std::uint32_t token_begin, std::uint32_t token_end) {
+    ids[count] = id;
+    offsets[count] = {begin + token_begin, begin + token_end};
+    ++count;
   };
-  std::uint32_t pos = begin;
-  while (pos < end) {
-    const auto byte = static_cast<unsigned char>(text[pos]);
-    switch (ascii_action_[byte]) {
-      case AsciiAction::kSpace:
-        ++pos;
-        break;
-      case AsciiAction::kPunct: {
-        const unsigned char normalized = static_cast<unsigned char>(ascii_normalized_[byte]);
-        emit_word(pos, pos + 1,
-                  text::TokenTable::hash_step(text::TokenTable::kHashSeed, normalized),
-                  normalized != byte);
-        ++pos;
-        break;
-      }
-      case AsciiAction::kWord: {
-        // Scan the whole word in a tight loop, hashing its normalized bytes on the way.
-        const std::uint32_t word_begin = pos;
-        std::uint64_t hash = text::TokenTable::kHashSeed;
-        bool changes = false;
-        do {
-          const auto b = static_cast<unsigned char>(text[pos]);
-          const auto normalized = static_cast<unsigned char>(ascii_normalized_[b]);
-          hash = text::TokenTable::hash_step(hash, normalized);
-          changes |= normalized != b;
-          ++pos;
-        } while (pos < end &&
-                 ascii_action_[static_cast<unsigned char>(text[pos])] == AsciiAction::kWord);
-        emit_word(word_begin, pos, hash, changes);
-        break;
-      }
-      case AsciiAction::kGeneralPath:
+  for (std::size_t item = 0; item < items; ++item) {
+    const std::uint32_t item_begin = item_begins[item];
+    const std::uint32_t item_end = item_ends[item];
+    const std::size_t length = item_end - item_begin;
+    if (length == 1) {  // punctuation, a one-letter word, or a byte of whitespace
+      const std::int32_t id = one_byte_items_[static_cast<unsigned char>(segment[item_begin])];
+      if (id >= 0) {
+        emit(id, item_begin, item_end);
+      } else if (id == kGeneralPathItem) {
         out.ids.resize(ids_before);
         out.offsets.resize(ids_before);
         return false;
+      }
+      continue;
+    }
+    // A longer item is a run of letters and digits: one word. Most words are tokens as they
+    // stand: one look-up, straight from the lowered bytes (padded, so a ShortKey reads them in
+    // place).
+    const char* word = lowered + item_begin;
+    const std::int32_t id = length <= short_word_bytes  // whole_word_id, with the key read in place
+                                ? vocab_table.find_short(text::ShortKey::load(word, length))
+                                : wordpiece.whole_word_id(std::string_view(word, length));
+    if (id >= 0) {
+      emit(id, item_begin, item_end);
+      continue;
+    }
+    s.pieces.clear();
+    wordpiece.tokenize_padded(std::string_view(word, length), s.pieces);
+    if (const std::size_t needed = count + s.pieces.size() + (items - item - 1);
+        needed > out.ids.size()) {
+      out.ids.resize(needed);
+      out.offsets.resize(needed);
+      ids = out.ids.data();
+      offsets = out.offsets.data();
+    }
+    for (const text::Piece& piece : s.pieces) {
+      emit(piece.id, item_begin + piece.begin, item_begin + piece.end);
     }
   }
+  out.ids.resize(count);
+  out.offsets.resize(count);
   return true;
 }
 
-Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
-                                 const EncodeOptions& options) const {
-  text::check_utf8(a);
-  if (b) text::check_utf8(*b, "second text: ");
+void Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
+                             const EncodeOptions& options, Encoding& out) const {
   Scratch& s = scratch();
-  tokenize(a, s.a);
-  if (b) tokenize(*b, s.b);
-  Encoding e = post_processor.process(s.a, b ? &s.b : nullptr, options);
+  tokenize(a, s.a, s);
+  if (b) tokenize(*b, s.b, s, "second text: ");
+  post_processor.process(s.a, b ? &s.b : nullptr, options, out);
   if (options.padding != Padding::kNone && pad_id < 0) {
     throw InvalidArgument("padding needs a pad token, and the vocabulary has none");
   }
@@ -189,20 +231,23 @@ Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
       length = (length + options.pad_to_multiple_of - 1) / options.pad_to_multiple_of *
                options.pad_to_multiple_of;
     }
-    text::pad_encoding(e, length, pad_id);
+    text::pad_encoding(out, length, pad_id);
   }
-  return e;
 }
 
 Tokenizer::Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
-  return impl_->encode(text, nullptr, options);
+  Encoding e;
+  impl_->encode(text, nullptr, options, e);
+  return e;
 }
 
 Encoding Tokenizer::encode(std::string_view text_a, std::string_view text_b,
                            const EncodeOptions& options) const {
-  return impl_->encode(text_a, &text_b, options);
+  Encoding e;
+  impl_->encode(text_a, &text_b, options, e);
+  return e;
 }
 
 namespace {
@@ -227,7 +272,8 @@ void pad_batch(std::vector<Encoding>& batch, const EncodeOptions& options, std::
   for (auto& e : batch) text::pad_encoding(e, longest, pad_id);
 }
 
-// Encodes items [0, n) in parallel; `encode_one(i)` makes item i. An error names the item.
+// Encodes items [0, n) in parallel; `encode_one(i, e)` makes item i in `e` (each in its place
+// in the result, so no Encoding is moved). An error names the item.
 template <typename EncodeOne>
 std::vector<Encoding> encode_many(std::size_t n, int threads, const EncodeOne& encode_one) {
   std::vector<Encoding> out(n);
@@ -235,7 +281,7 @@ std::vector<Encoding> encode_many(std::size_t n, int threads, const EncodeOne& e
                      [&](std::size_t begin, std::size_t end) {
                        for (std::size_t i = begin; i < end; ++i) {
                          try {
-                           out[i] = encode_one(i);
+                           encode_one(i, out[i]);
                          } catch (const Error& error) {
                            throw ParseError("text " + std::to_string(i) + ": " + error.what());
                          }
@@ -249,8 +295,8 @@ std::vector<Encoding> encode_many(std::size_t n, int threads, const EncodeOne& e
 std::vector<Encoding> Tokenizer::encode_batch(std::span<const std::string_view> texts,
                                               const EncodeOptions& options, int threads) const {
   check_padding(*impl_, options);
-  auto batch = encode_many(texts.size(), threads, [&](std::size_t i) {
-    return impl_->encode(texts[i], nullptr, options);
+  auto batch = encode_many(texts.size(), threads, [&](std::size_t i, Encoding& e) {
+    impl_->encode(texts[i], nullptr, options, e);
   });
   pad_batch(batch, options, impl_->pad_id);
   return batch;
@@ -266,9 +312,9 @@ std::vector<Encoding> Tokenizer::encode_pair_batch(
     std::span<const std::pair<std::string, std::string>> pairs, const EncodeOptions& options,
     int threads) const {
   check_padding(*impl_, options);
-  auto batch = encode_many(pairs.size(), threads, [&](std::size_t i) {
+  auto batch = encode_many(pairs.size(), threads, [&](std::size_t i, Encoding& e) {
     const std::string_view b = pairs[i].second;
-    return impl_->encode(pairs[i].first, &b, options);
+    impl_->encode(pairs[i].first, &b, options, e);
   });
   pad_batch(batch, options, impl_->pad_id);
   return batch;

@@ -15,6 +15,15 @@
 
 namespace bertlite {
 
+namespace text {
+// The switch that turns the fused ASCII pass off, so that every text takes the general path,
+// the reference the fused pass must match: for the tests, and to bisect a difference. It
+// starts from the environment variable BERTLITE_TOKENIZER_GENERAL_PATH (read once; "1" turns
+// it on) and applies process-wide.
+bool general_path_only();
+void set_general_path_only(bool on);
+}  // namespace text
+
 struct DecoderOptions {
   bool enabled = true;  // tokenizer.json may have no decoder: tokens are then joined by spaces
   std::string prefix = "##";
@@ -28,11 +37,20 @@ class Tokenizer::Impl {
        text::PostProcessor post_processor, std::string pad_token, DecoderOptions decoder,
        TokenizerInfo info);
 
-  // Tokenizes one text into ids and byte offsets (no special tokens, no truncation).
-  void tokenize(std::string_view text, text::TokenSequence& out) const;
+  // Per-thread buffers for tokenize(), reused across texts so that steady-state tokenization
+  // allocates only the output.
+  struct Scratch;
+  // This thread's buffers.
+  static Scratch& scratch();
 
-  Encoding encode(std::string_view a, const std::string_view* b,
-                  const EncodeOptions& options) const;
+  // Tokenizes one text into ids and byte offsets (no special tokens, no truncation). Throws
+  // ParseError "<where>invalid UTF-8 at byte N" when the text is not valid UTF-8.
+  void tokenize(std::string_view text, text::TokenSequence& out, Scratch& scratch,
+                std::string_view where = {}) const;
+
+  // Encodes a text (b == nullptr) or a pair into `out`, an empty Encoding.
+  void encode(std::string_view a, const std::string_view* b, const EncodeOptions& options,
+              Encoding& out) const;
 
   std::shared_ptr<const text::Vocab> vocab;
   text::Normalizer normalizer;
@@ -44,19 +62,25 @@ class Tokenizer::Impl {
   TokenizerInfo info;
 
  private:
-  // The general path: normalize -> pre-tokenize -> WordPiece, any UTF-8.
+  // The general path: normalize -> pre-tokenize -> WordPiece, any valid UTF-8.
   void tokenize_segment(std::string_view text, std::uint32_t begin, std::uint32_t end,
-                        text::TokenSequence& out) const;
-  // The same stages fused into one pass for ASCII text, where normalization maps each byte to
-  // at most one byte in place. Returns false, having added nothing, when the segment holds a
-  // byte that needs the general path (non-ASCII, or a control character cleaning drops).
+                        text::TokenSequence& out, Scratch& scratch) const;
+  // The same stages fused for ASCII text, where normalization maps each byte to at most one
+  // byte in place: one vectorized scan finds the words and lowercases them, then each word is
+  // looked up whole, and only words that are not tokens go through WordPiece. Returns false,
+  // having added nothing, when the segment holds a byte that needs the general path
+  // (non-ASCII, or a control character cleaning drops).
   bool tokenize_ascii_segment(std::string_view text, std::uint32_t begin, std::uint32_t end,
-                              text::TokenSequence& out) const;
+                              text::TokenSequence& out, Scratch& scratch) const;
 
-  // What the fused ASCII pass does with each byte.
-  enum class AsciiAction : std::uint8_t { kWord, kSpace, kPunct, kGeneralPath };
-  AsciiAction ascii_action_[256];
-  char ascii_normalized_[128];
+  // What the fused ASCII pass makes of an item of one byte, by that byte: the id of its token
+  // (a punctuation character, a letter or a digit alone), or one of these.
+  static constexpr std::int32_t kSkippedItem = -1;      // whitespace
+  static constexpr std::int32_t kGeneralPathItem = -2;  // a byte only the general path handles
+  std::int32_t one_byte_items_[128];
+  // Whether some added token has a non-ASCII byte; if none has, a text whose plain segments
+  // are all ASCII is valid UTF-8 without being checked.
+  bool added_tokens_ascii_ = true;
 };
 
 }  // namespace bertlite

@@ -1,5 +1,6 @@
 #include "text/vocab.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -9,34 +10,75 @@
 
 namespace bertlite::text {
 void TokenTable::build(const std::vector<std::pair<std::string_view, std::int32_t>>& entries) {
-  // Load factor at most 1/2 keeps probe sequences short.
-  const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, entries.size() * 2));
-  slots_.assign(capacity, Slot{});
-  mask_ = capacity - 1;
-  keys_.clear();
+  std::size_t short_count = 0;
+  for (const auto& entry : entries) short_count += is_short(entry.first);
+  // Load factor at most 1/2 keeps probe sequences short, and always leaves an empty slot to
+  // end a probe.
+  auto capacity_for = [](std::size_t count) {
+    return std::bit_ceil(std::max<std::size_t>(16, count * 2));
+  };
+  buckets_.assign(capacity_for(short_count) / kSlotsPerBucket, ShortBucket{});
+  bucket_mask_ = buckets_.size() - 1;
+  filter_.assign((std::size_t{1} << kFilterBitsLog2) / 64, 0);
+  other_slots_.assign(capacity_for(entries.size() - short_count), OtherSlot{});
+  other_mask_ = other_slots_.size() - 1;
   arena_.clear();
-  filter_.assign(kFilterBits / 64, 0);
   for (const auto& [key, id] : entries) {
-    const std::uint64_t hash = hash_bytes(key);
-    const std::uint64_t bit = (hash >> 20) & (kFilterBits - 1);
-    filter_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
-    const auto tag = static_cast<std::uint32_t>(hash >> 32);
-    for (std::uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
-      Slot& slot = slots_[i];
-      if (slot.entry == kEmpty) {
-        slot = Slot{tag, static_cast<std::uint32_t>(keys_.size())};
-        keys_.push_back({static_cast<std::uint32_t>(arena_.size()),
-                         static_cast<std::uint32_t>(key.size()), id});
+    if (is_short(key)) {
+      const ShortKey short_key = ShortKey::load_unpadded(key);
+      const std::uint64_t hash = hash_short(short_key);
+      const std::uint64_t bit = hash >> (64 - kFilterBitsLog2);
+      filter_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
+      // The key goes into the first bucket of its probe sequence with a free slot, unless it
+      // is already there (a repeated token: the later id wins, as in Hugging Face's loaders).
+      for (std::uint64_t b = hash & bucket_mask_;; b = (b + 1) & bucket_mask_) {
+        ShortBucket& bucket = buckets_[b];
+        if (const unsigned match = match_slots(bucket, short_key)) {
+          bucket.id[std::countr_zero(match)] = id;
+          break;
+        }
+        const auto free_slot = std::find(bucket.lo, bucket.lo + kSlotsPerBucket, 0);
+        if (free_slot != bucket.lo + kSlotsPerBucket) {
+          const auto k = free_slot - bucket.lo;
+          bucket.lo[k] = short_key.lo;
+          bucket.hi[k] = short_key.hi;
+          bucket.id[k] = id;
+          break;
+        }
+      }
+      continue;
+    }
+    const std::uint64_t hash = hash_other(key);
+    for (std::uint64_t i = hash & other_mask_;; i = (i + 1) & other_mask_) {
+      OtherSlot& slot = other_slots_[i];
+      if (slot.id < 0) {
+        slot = OtherSlot{hash, static_cast<std::uint32_t>(arena_.size()),
+                         static_cast<std::uint32_t>(key.size()), id};
         arena_.append(key);
         break;
       }
-      Key& existing = keys_[slot.entry];
-      if (slot.tag == tag && existing.length == key.size() &&
-          arena_.compare(existing.offset, existing.length, key) == 0) {
-        existing.id = id;  // a repeated token: the later id wins, as in Hugging Face's loaders
+      if (slot.hash == hash && arena_.compare(slot.offset, slot.length, key) == 0) {
+        slot.id = id;
         break;
       }
     }
+  }
+}
+
+std::uint64_t TokenTable::hash_other(std::string_view key) {
+  std::uint64_t h = 0xCBF29CE484222325ull;
+  for (char c : key) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ull;
+  h ^= h >> 32;
+  h *= 0xD6E8FEB86659FD93ull;
+  return h ^ (h >> 32);
+}
+
+std::int32_t TokenTable::find_other(std::string_view key) const {
+  const std::uint64_t hash = hash_other(key);
+  for (std::uint64_t i = hash & other_mask_;; i = (i + 1) & other_mask_) {
+    const OtherSlot& slot = other_slots_[i];
+    if (slot.id < 0) return -1;
+    if (slot.hash == hash && arena_.compare(slot.offset, slot.length, key) == 0) return slot.id;
   }
 }
 

@@ -6,6 +6,13 @@
 #include "text/unicode.h"
 
 namespace bertlite::text {
+namespace {
+
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+}  // namespace
 
 WordPiece::WordPiece(std::shared_ptr<const Vocab> vocab, WordPieceOptions options)
     : vocab_(std::move(vocab)), options_(std::move(options)) {
@@ -24,9 +31,19 @@ WordPiece::WordPiece(std::shared_ptr<const Vocab> vocab, WordPieceOptions option
   }
   continuations_.build(continuations);
   max_piece_bytes_ = vocab_->max_token_bytes();
+  short_whole_word_bytes_ = std::min(ShortKey::kMaxBytes, options_.max_input_chars_per_word);
 }
 
 void WordPiece::tokenize(std::string_view word, std::vector<Piece>& pieces) const {
+  tokenize_impl<false>(word, pieces);
+}
+
+void WordPiece::tokenize_padded(std::string_view word, std::vector<Piece>& pieces) const {
+  tokenize_impl<true>(word, pieces);
+}
+
+template <bool kPadded>
+void WordPiece::tokenize_impl(std::string_view word, std::vector<Piece>& pieces) const {
   const auto whole_word_unknown = [&] {
     pieces.push_back({unk_id_, 0, static_cast<std::uint32_t>(word.size())});
   };
@@ -37,9 +54,6 @@ void WordPiece::tokenize(std::string_view word, std::vector<Piece>& pieces) cons
     return;
   }
   const std::size_t first_piece = pieces.size();
-  // prefix_hash[k] is the running hash of word[start, start + k): candidates of every length
-  // are then looked up without hashing their bytes again.
-  std::uint64_t prefix_hash[kMaxHashedBytes + 1];
   std::size_t start = 0;
   while (start < word.size()) {
     const bool continuation = start > 0;
@@ -48,23 +62,32 @@ void WordPiece::tokenize(std::string_view word, std::vector<Piece>& pieces) cons
     // Candidates longer than the longest token cannot match, so start from there (on a code
     // point boundary) and shrink one code point at a time, as Hugging Face does.
     std::size_t end = std::min(word.size(), start + longest);
-    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
-    const std::size_t hashed = std::min(end - start, kMaxHashedBytes);
-    std::uint64_t h = TokenTable::kHashSeed;
-    for (std::size_t k = 0; k < hashed; ++k) {
-      h = TokenTable::hash_step(h, static_cast<unsigned char>(word[start + k]));
-      prefix_hash[k + 1] = h;
+    while (end < word.size() && is_continuation_byte(word[end])) --end;
+    // The padded variant's caller has looked the whole word up already.
+    if (kPadded && end == word.size() && start == 0) {
+      do --end;
+      while (end > start && is_continuation_byte(word[end]));
+    }
+    // Candidates short enough to be ShortKeys are prefixes of one key, packed once; those up
+    // to the first NUL byte (a word holds one only when cleaning is off) can use it.
+    const std::size_t window = std::min(end - start, ShortKey::kMaxBytes);
+    ShortKey packed;
+    std::size_t short_limit = window;
+    if constexpr (kPadded) {
+      packed = ShortKey::load(word.data() + start, window);
+    } else if (window > 0) {
+      packed = ShortKey::load_unpadded(word.substr(start, window));
+      short_limit = std::min(window, word.substr(start, window).find('\0'));
     }
     std::int32_t id = -1;
     while (end > start) {
-      const std::string_view candidate = word.substr(start, end - start);
-      const std::uint64_t hash = candidate.size() <= kMaxHashedBytes
-                                     ? TokenTable::hash_finish(prefix_hash[candidate.size()])
-                                     : TokenTable::hash_bytes(candidate);
-      id = table.find_hashed(candidate, hash);
+      const std::size_t length = end - start;
+      // Most candidates are not tokens: the filtered look-up rejects them cheaply.
+      id = length <= short_limit ? table.find_short_filtered(packed.prefix(length))
+                                 : table.find(word.substr(start, length));
       if (id >= 0) break;
       do --end;
-      while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80);
+      while (end > start && is_continuation_byte(word[end]));
     }
     if (id < 0) {
       pieces.resize(first_piece);

@@ -33,6 +33,7 @@
 #include "test_helpers.h"
 #include "text/normalizer.h"
 #include "text/pre_tokenizer.h"
+#include "text/tokenizer_impl.h"
 #include "text/unicode.h"
 #include "util/file.h"
 #include "util/threads.h"
@@ -274,6 +275,18 @@ INSTANTIATE_TEST_SUITE_P(Golden, GoldenCategory, testing::ValuesIn(kCategories),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
+
+TEST(GoldenGeneralPath, EveryCaseMatchesWithTheFusedAsciiPassOff) {
+  // The general path is the reference the fused ASCII pass must match; it must match Hugging
+  // Face on its own too (text::set_general_path_only routes every text through it).
+  const std::vector<GoldenCase> cases = load_all();
+  text::set_general_path_only(true);
+  const auto [mismatches, first] = run_cases(minilm(), cases);
+  text::set_general_path_only(false);
+  EXPECT_EQ(mismatches, 0u) << mismatches << " of " << cases.size()
+                            << " cases differ from Hugging Face on the general path; the first:\n"
+                            << first;
+}
 
 TEST(GoldenFiles, EveryCategoryIsChecked) {
   // A category the generator writes but this test does not list would go unchecked.
