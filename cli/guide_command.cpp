@@ -25,6 +25,7 @@
 #include "learn/model_selection.h"
 #include "learn/pca.h"
 #include "learn/split.h"
+#include "learn_helpers.h"
 #include "model/feature_cache.h"
 #include "report/guide_report.h"
 #include "util/progress.h"
@@ -98,10 +99,6 @@ std::string label_counts(const std::vector<std::int64_t>& codes,
 template <typename T>
 std::vector<T> first_n(const std::vector<T>& values, std::int64_t n) {
   return {values.begin(), values.begin() + std::min<std::int64_t>(n, std::ssize(values))};
-}
-
-learn::MatrixView view_of(const model::Features& f) {
-  return {f.data, f.rows, f.cols};
 }
 
 std::vector<std::string> take_texts(const std::vector<std::string>& texts,
@@ -192,11 +189,7 @@ report::Experiment evaluate(const std::string& title, const learn::MatrixView& t
   }
   e.macro_f1 = metrics.macro_f1;
   const std::vector<double> probabilities = result.model.predict_proba(test_x);
-  if (names.size() == 2) {
-    std::vector<double> positive(test_y.size());
-    for (std::size_t i = 0; i < positive.size(); ++i) positive[i] = probabilities[2 * i + 1];
-    e.roc_auc = learn::roc_auc(test_y, positive);
-  }
+  e.roc_auc = binary_roc_auc(test_y, probabilities, names.size());
   e.mistakes = worst_mistakes(test_texts, test_y, probabilities,
                               static_cast<std::int64_t>(names.size()), names, 10);
   return e;
@@ -431,17 +424,8 @@ void run(const GuideOptions& options) {
 
   // 8. Beyond the notebook: all of train -> dev, [CLS] and mean pooling.
   const LabeledTexts dev = read_labeled(options.dev);
-  std::vector<std::int64_t> dev_y(dev.labels.codes.size());
-  for (std::size_t i = 0; i < dev_y.size(); ++i) {
-    // Dev labels in train's numbering: a label train never saw is an error.
-    const std::string& name = dev.labels.names[dev.labels.codes[i]];
-    const auto it = std::find(train.labels.names.begin(), train.labels.names.end(), name);
-    if (it == train.labels.names.end()) {
-      throw InvalidArgument(dev.input.row_name(i) + ": label '" + name + "' does not occur in " +
-                            train.input.source);
-    }
-    dev_y[i] = it - train.labels.names.begin();
-  }
+  const std::vector<std::int64_t> dev_y =
+      label_codes(dev.input, train.labels.names, train.input.source);
   std::printf("\n[8] beyond the notebook: all %s training sentences -> the %s dev sentences\n",
               util::format_count(std::ssize(train.input.texts)).c_str(),
               util::format_count(std::ssize(dev.input.texts)).c_str());

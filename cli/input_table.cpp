@@ -43,6 +43,21 @@ std::string InputTexts::row_name(std::size_t i) const {
   return source + ":" + std::to_string(i < line_numbers.size() ? line_numbers[i] : i + 1);
 }
 
+std::vector<std::int64_t> label_codes(const InputTexts& input,
+                                      const std::vector<std::string>& names,
+                                      const std::string& names_source) {
+  std::vector<std::int64_t> codes(input.labels.size());
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const auto it = std::find(names.begin(), names.end(), input.labels[i]);
+    if (it == names.end()) {
+      throw InvalidArgument(input.row_name(i) + ": label '" + input.labels[i] +
+                            "' does not occur in " + names_source);
+    }
+    codes[i] = it - names.begin();
+  }
+  return codes;
+}
+
 InputTexts read_input_texts(const TableInputOptions& options, bool with_labels) {
   if (options.path.empty()) throw InvalidArgument("no --input file given");
   io::TableOptions table_options;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,13 @@ struct InputTexts {
   // "train.tsv:12": where row i came from, for messages.
   std::string row_name(std::size_t i) const;
 };
+
+// The class code of each row's label in `names` (a training set's sorted label names): held-out
+// data must use the training labels. Throws InvalidArgument naming the row of a label `names`
+// lacks, and `names_source` (the training file).
+std::vector<std::int64_t> label_codes(const InputTexts& input,
+                                      const std::vector<std::string>& names,
+                                      const std::string& names_source);
 
 // Reads the text column (and the label column when `with_labels`). Throws bertlite::Error
 // naming the file and line for a missing column or invalid UTF-8, and for an empty file.

@@ -13,6 +13,7 @@
 #include "learn/metrics.h"
 #include "learn/model_selection.h"
 #include "learn/split.h"
+#include "learn_helpers.h"
 #include "model/feature_cache.h"
 #include "util/progress.h"
 #include "util/threads.h"
@@ -36,10 +37,6 @@ struct TrainOptions {
   int threads = 0;
   bool no_cache = false;
 };
-
-learn::MatrixView view_of(const model::Features& f) {
-  return {f.data, f.rows, f.cols};
-}
 
 void print_metrics(const learn::ClassificationReport& r, const std::vector<std::string>& names,
                    std::optional<double> auc) {
@@ -83,15 +80,7 @@ void run(const TrainOptions& options) {
     test_options.path = options.test;
     const InputTexts test_input = read_input_texts(test_options, /*with_labels=*/true);
     test_texts = test_input.texts;
-    for (std::size_t i = 0; i < test_input.labels.size(); ++i) {
-      const auto& names = train_labels.names;
-      const auto it = std::find(names.begin(), names.end(), test_input.labels[i]);
-      if (it == names.end()) {
-        throw InvalidArgument(test_input.row_name(i) + ": label '" + test_input.labels[i] +
-                              "' does not occur in " + train_input.source);
-      }
-      test_y.push_back(it - names.begin());
-    }
+    test_y = label_codes(test_input, train_labels.names, train_input.source);
     test_source = options.test;
   } else if (options.split > 0) {
     const learn::TrainTestSplit split =
@@ -178,13 +167,8 @@ void run(const TrainOptions& options) {
     const learn::MatrixView test_view = view_of(test_x);
     const std::vector<std::int64_t> predicted = result.model.predict(test_view);
     const learn::ClassificationReport metrics = learn::classification_report(test_y, predicted);
-    std::optional<double> auc;
-    if (names.size() == 2) {
-      const std::vector<double> p = result.model.predict_proba(test_view);
-      std::vector<double> positive(test_y.size());
-      for (std::size_t i = 0; i < positive.size(); ++i) positive[i] = p[2 * i + 1];
-      auc = learn::roc_auc(test_y, positive);
-    }
+    const std::optional<double> auc =
+        binary_roc_auc(test_y, result.model.predict_proba(test_view), names.size());
     print_metrics(metrics, names, auc);
     summary["test_rows"] = test_y.size();
     summary["test_source"] = test_source;

@@ -214,6 +214,18 @@ def worker_result(args, engine: str, sentences: int, lengths: list[int], batches
     return result
 
 
+
+def timed_passes(run, batches, repeat: int) -> tuple[list[float], list[float]]:
+    """Runs every batch `repeat` times; wall and process-CPU seconds of each pass."""
+    seconds, cpu_seconds = [], []
+    for _ in range(repeat):
+        c0, t0 = process_cpu(), time.perf_counter()
+        for batch in batches:
+            run(batch)
+        seconds.append(time.perf_counter() - t0)
+        cpu_seconds.append(process_cpu() - c0)
+    return seconds, cpu_seconds
+
 def torch_worker(args) -> dict:
     import numpy as np
     import torch
@@ -246,13 +258,7 @@ def torch_worker(args) -> dict:
         warmup = [batches[0][:64]] if walkthrough else batches[:WARMUP_BATCHES]
         for batch in warmup:
             run(batch)
-        seconds, cpu_seconds = [], []
-        for _ in range(args.repeat):
-            c0, t0 = process_cpu(), time.perf_counter()
-            for batch in batches:
-                run(batch)
-            seconds.append(time.perf_counter() - t0)
-            cpu_seconds.append(process_cpu() - c0)
+        seconds, cpu_seconds = timed_passes(run, batches, args.repeat)
     if args.features_out:
         np.save(args.features_out, features)
     return worker_result(args, args.worker, len(ids), lengths, batches, seconds, cpu_seconds,
@@ -286,13 +292,7 @@ def ort_worker(args) -> dict:
 
     for batch in batches[:WARMUP_BATCHES]:
         run(batch)
-    seconds, cpu_seconds = [], []
-    for _ in range(args.repeat):
-        c0, t0 = process_cpu(), time.perf_counter()
-        for batch in batches:
-            run(batch)
-        seconds.append(time.perf_counter() - t0)
-        cpu_seconds.append(process_cpu() - c0)
+    seconds, cpu_seconds = timed_passes(run, batches, args.repeat)
     if args.features_out:
         np.save(args.features_out, features)
     return worker_result(args, "ort", len(ids), lengths, batches, seconds, cpu_seconds,

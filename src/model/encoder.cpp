@@ -329,37 +329,31 @@ std::vector<float> Encoder::pool(const PackedBatch& batch, const std::vector<flo
       std::copy_n(rows, H, out.data() + b * H);  // the [CLS] row
     }
   }
-  if (pooling == io::Pooling::kPooler) {
-    if (!pooler_) {
-      throw InvalidArgument(config_.source +
-                            ": the model has no pooler weights; use cls or mean pooling");
-    }
-    std::vector<float> cls = out;
-    pooler_->forward(out.data(), cls.data(), B);
-  }
-  if (normalize) kernels::l2_normalize_rows(out.data(), out.data(), B, H);
+  finish_pooling(out, B, pooling, normalize);
   return out;
 }
 
 std::vector<float> Encoder::pool_cls_rows(const std::vector<float>& hidden_cls, io::Pooling pooling,
                                           bool normalize) const {
-  const std::int64_t H = config_.hidden;
-  const auto B = static_cast<std::int64_t>(hidden_cls.size()) / H;
-  std::vector<float> out;
   if (pooling == io::Pooling::kMean) {
     throw InvalidArgument("pool_cls_rows: mean pooling needs every token's row");
-  } else if (pooling == io::Pooling::kPooler) {
+  }
+  std::vector<float> out = hidden_cls;
+  finish_pooling(out, static_cast<std::int64_t>(out.size()) / config_.hidden, pooling, normalize);
+  return out;
+}
+
+void Encoder::finish_pooling(std::vector<float>& rows, std::int64_t B, io::Pooling pooling,
+                             bool normalize) const {
+  if (pooling == io::Pooling::kPooler) {
     if (!pooler_) {
       throw InvalidArgument(config_.source +
                             ": the model has no pooler weights; use cls or mean pooling");
     }
-    out.resize(hidden_cls.size());
-    pooler_->forward(out.data(), hidden_cls.data(), B);
-  } else {
-    out = hidden_cls;
+    const std::vector<float> cls = rows;
+    pooler_->forward(rows.data(), cls.data(), B);
   }
-  if (normalize) kernels::l2_normalize_rows(out.data(), out.data(), B, H);
-  return out;
+  if (normalize) kernels::l2_normalize_rows(rows.data(), rows.data(), B, config_.hidden);
 }
 
 }  // namespace bertlite::model

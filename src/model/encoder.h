@@ -136,6 +136,10 @@ class Encoder {
 
  private:
   Encoder() = default;
+  // rows[B, H] holds [CLS] rows (or means): applies the pooler layer for kPooler, then the L2
+  // normalization if asked.
+  void finish_pooling(std::vector<float>& rows, std::int64_t B, io::Pooling pooling,
+                      bool normalize) const;
 
   struct Layer;
   io::ModelConfig config_;

@@ -20,6 +20,7 @@
 
 #include "bertlite/error.h"
 #include "io/tensor_file.h"
+#include "test_support.h"
 #include "util/file.h"
 
 namespace bertlite::test {
@@ -63,47 +64,6 @@ inline void expect_tensors(const io::TensorFile& file, const nlohmann::json& exp
     }
   }
 }
-
-// Succeeds when `f` throws exactly an `E` whose message contains `needle`.
-template <typename E, typename F>
-::testing::AssertionResult throws_with(F&& f, std::string_view needle) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (std::string_view(e.what()).find(needle) != std::string_view::npos) {
-      return ::testing::AssertionSuccess() << e.what();
-    }
-    return ::testing::AssertionFailure()
-           << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw the wrong type: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
-
-// A fresh folder under the system temp folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ =
-        fs::temp_directory_path() /
-        ("bertlite_io_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 inline void write_bytes(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -14,7 +14,7 @@ namespace bertlite::learn {
 namespace {
 
 using test::dataset;
-using test::LearnTempDir;
+using test::TempDir;
 using test::throws_with;
 
 SavedClassifier trained(const std::string& name) {
@@ -31,7 +31,7 @@ SavedClassifier trained(const std::string& name) {
 }
 
 TEST(ClassifierFile, RoundTripIsExact) {
-  LearnTempDir dir;
+  TempDir dir;
   for (const char* name : {"binary", "multi"}) {
     SCOPED_TRACE(name);
     const SavedClassifier c = trained(name);
@@ -85,7 +85,7 @@ TEST(ClassifierFile, ExtremeDoublesRoundTrip) {
 }
 
 TEST(ClassifierFile, WritesAtomically) {
-  LearnTempDir dir;
+  TempDir dir;
   const SavedClassifier c = trained("binary");
   const auto path = dir / "model.json";
   util::write_file_atomic(path, "previous contents");

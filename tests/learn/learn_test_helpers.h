@@ -17,6 +17,7 @@
 
 #include "io/npy.h"
 #include "learn/matrix.h"
+#include "test_support.h"
 #include "util/file.h"
 
 namespace bertlite::test {
@@ -92,44 +93,5 @@ inline double max_abs_error(const std::vector<double>& a, const std::vector<doub
   }
   return diff;
 }
-
-// Succeeds when `f` throws exactly an `E` whose message contains `needle`.
-template <typename E, typename F>
-::testing::AssertionResult throws_with(F&& f, std::string_view needle) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (std::string_view(e.what()).find(needle) != std::string_view::npos) {
-      return ::testing::AssertionSuccess() << e.what();
-    }
-    return ::testing::AssertionFailure()
-           << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw the wrong type: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
-
-// A fresh folder under the system temp folder, removed with everything in it.
-class LearnTempDir {
- public:
-  LearnTempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("bertlite_learn_test_" + std::to_string(random()) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~LearnTempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  LearnTempDir(const LearnTempDir&) = delete;
-  LearnTempDir& operator=(const LearnTempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 }  // namespace bertlite::test

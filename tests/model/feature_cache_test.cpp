@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 namespace bertlite::model {
 namespace {
 
@@ -17,15 +19,8 @@ const std::string kFixtures = std::string(BERTLITE_TEST_DATA) + "/encoder/";
 
 class FeatureCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("bertlite_cache_test_" +
-            std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  test::TempDir temp_;
+  const fs::path dir_ = temp_ / "cache";  // the cache creates it; a test checks it does not
 };
 
 TEST_F(FeatureCacheTest, SecondRunComesFromTheCacheAndIsEqual) {

@@ -8,6 +8,7 @@
 
 #include "bertlite/error.h"
 #include "model/features.h"
+#include "test_support.h"
 
 namespace bertlite::model {
 namespace {
@@ -19,15 +20,8 @@ const std::vector<std::string> kSentences = {"Good", "The movie was fun!",
 
 class QuantizeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("bertlite_quantize_test_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  test::TempDir temp_;
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(QuantizeTest, QuantizedFolderEqualsOnTheFlyPrecision) {
