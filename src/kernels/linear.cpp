@@ -16,6 +16,9 @@
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -325,6 +328,19 @@ dnnl::primitive_attr make_gemm_attr(const LinearEpilogue& epilogue, Precision pr
 
 }  // namespace
 
+std::future<void> prepare_float_gemm_code() {
+  return std::async(std::launch::async, [] {
+#ifdef _OPENMP
+    omp_set_num_threads(1);  // this thread's own setting: no second team of workers
+#endif
+    // 64 rows: smaller GEMMs take a path that does not write the general kernels.
+    constexpr int64_t kSize = 64;
+    std::vector<float> a(kSize * kSize, 1.0f), b(kSize * kSize, 0.5f), c(kSize * kSize);
+    (void)dnnl_sgemm('N', 'T', kSize, kSize, kSize, 1.0f, a.data(), kSize, b.data(), kSize, 0.0f,
+                     c.data(), kSize);
+  });
+}
+
 void quantize_weight_rows(int8_t* q, float* scales, const float* weight, int64_t N, int64_t K) {
   quantize_rows(q, scales, weight, N, K);
 }
@@ -374,6 +390,13 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
       impl.data_type = type;
       impl.src_type = type == DataType::s8 ? DataType::u8 : type;
       impl.plain_md = Desc(Dims{K, N}, type, Dims{1, K});
+      if (type == kF32 && precision == Precision::kF32) {
+        // Borrowed: planning reorders it straight into the layout the GEMM wants (a copy of
+        // the weights, often mmap'd, saved; plan_all copies it if kept as it is).
+        impl.packed = dnnl::memory(impl.plain_md, cpu_engine(), const_cast<float*>(weight));
+        impl.attr = make_gemm_attr(epilogue, precision, impl.weight_scales);
+        return;
+      }
       impl.packed = dnnl::memory(impl.plain_md, cpu_engine());
       void* data = impl.packed.get_data_handle();
       if (type == DataType::bf16) {
@@ -399,10 +422,8 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
           for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
           impl.weight_compensation[n] = impl.weight_scales[n] * static_cast<float>(sum);
         }
-      } else if (precision == Precision::kBF16) {  // emulated: bfloat16 values in floats
+      } else {  // emulated bf16: bfloat16 values in floats
         round_to_bf16(static_cast<float*>(data), weight, N * K);
-      } else {
-        std::memcpy(data, weight, sizeof(float) * N * K);
       }
       impl.attr = make_gemm_attr(epilogue, precision, impl.weight_scales);
     };
@@ -432,6 +453,15 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
       impl.plans.clear();
       if (impl.plan == LinearPlan::kRuntimeM && !prepack()) impl.plan = LinearPlan::kPerM;
       if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);  // fail now, not mid-model
+      // The GEMM kept the caller's float weights as they were: keep a copy, not the borrow.
+      if (impl.packed.get_data_handle() == static_cast<const void*>(weight)) {
+        dnnl::memory owned(impl.plain_md, cpu_engine());
+        std::memcpy(owned.get_data_handle(), weight, sizeof(float) * N * K);
+        impl.packed = owned;
+        impl.plans.clear();
+        if (impl.plan == LinearPlan::kRuntimeM) prepack();
+        if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);
+      }
     };
     plan_all();
     // No bfloat16 GEMM on this CPU (oneDNN offers only its slow reference code): keep the

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ void quantize_weight_rows(std::int8_t* q,       // [N, K]
 const char* precision_name(Precision precision);
 // Parses those names; throws InvalidArgument listing them.
 Precision parse_precision(const std::string& name);
+
+// oneDNN writes the machine code of its float GEMM (gemm:jit) on first use, about 20 ms, which
+// would otherwise land on the first forward pass. This starts a small float GEMM on a thread of
+// its own so the code gets written while the caller does other work (Encoder::load calls it
+// before reading weights). The future is ready when that GEMM has run; any failure is ignored
+// here, since the real GEMMs report their own.
+std::future<void> prepare_float_gemm_code();
 
 // How oneDNN primitives are planned for the varying row count M. kRuntimeM plans one primitive
 // with M left open (DNNL_RUNTIME_DIM_VAL); kPerM plans one per distinct M and caches it.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <future>
 
 #include "bertlite/error.h"
 #include "kernels/attention.h"
@@ -116,6 +117,11 @@ Encoder Encoder::load(const std::filesystem::path& folder,
                 : (e.config_.precision.empty() ? kernels::Precision::kF32
                                                : kernels::parse_precision(e.config_.precision));
   e.precision_ = precision;
+  // The float GEMM's code gets written while the weights load (about 20 ms off the first
+  // embedding); the future's destructor waits for it when this function returns.
+  const std::future<void> gemm_code = precision == kernels::Precision::kF32
+                                          ? kernels::prepare_float_gemm_code()
+                                          : std::future<void>();
   e.file_ = io::open_checkpoint(folder);
   e.weights_ = bind_weights(e.config_, e.file_);
   const io::ModelConfig& c = e.config_;
