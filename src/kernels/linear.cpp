@@ -159,6 +159,31 @@ KERNEL_CLONES void quantize_rows(int8_t* q, float* scales, const float* x, int64
   }
 }
 
+// lo = min(lo, row[...]), hi = max(hi, row[...]), 16 lanes at a time. Written with vector
+// extensions because GCC does not vectorize a float min/max reduction without -ffast-math (even
+// under `omp simd`): the scalar loop was 80% of quantize_rows_asymmetric's time, itself 13% of
+// an int8 forward pass. Same result as the scalar loop: a NaN is skipped in both.
+typedef float V16 __attribute__((vector_size(64)));
+inline void row_range(const float* row, int64_t cols, float& lo, float& hi) {
+  V16 lo16 = {}, hi16 = {};
+  for (int i = 0; i < 16; ++i) lo16[i] = lo, hi16[i] = hi;
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    V16 v;
+    std::memcpy(&v, row + c, sizeof v);
+    lo16 = v < lo16 ? v : lo16;
+    hi16 = v > hi16 ? v : hi16;
+  }
+  for (int i = 0; i < 16; ++i) {
+    lo = std::min(lo, lo16[i]);
+    hi = std::max(hi, hi16[i]);
+  }
+  for (; c < cols; ++c) {
+    lo = std::min(lo, row[c]);
+    hi = std::max(hi, row[c]);
+  }
+}
+
 // Asymmetric uint8 quantization of activation rows: the row's range [min, max] (widened to
 // include 0) maps onto 0..255, x ~ scale * (q - zero). Activations are lopsided (GELU outputs
 // lie in [-0.17, max]), so this resolves them up to twice as finely as a symmetric int8 range.
@@ -167,10 +192,7 @@ KERNEL_CLONES void quantize_rows_asymmetric(uint8_t* q, float* scales, float* ze
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
     float lo = 0.0f, hi = 0.0f;
-    for (int64_t c = 0; c < cols; ++c) {
-      lo = std::min(lo, row[c]);
-      hi = std::max(hi, row[c]);
-    }
+    row_range(row, cols, lo, hi);
     const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
     const float inverse = 1.0f / scale;
     const float zero = std::nearbyint(-lo * inverse);
