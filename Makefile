@@ -48,10 +48,11 @@ test-python: build
 bench: build
 	$(PYTHON) bench/tokenizer/bench_tokenizer.py --bertlite $(BUILD)/bench/bench_tokenizer
 
-# The encoder benchmark (bench/encoder/README.md): bertlite next to PyTorch (two ways) and ONNX
-# Runtime on SST-2, with MiniLM and a DistilBERT-base-shaped random checkpoint that
-# tools/make_reference_model.py writes once. Its extra Python packages (bench/requirements.txt)
-# are installed into .venv when that file changes; its constraints keep pip off torch.
+# The encoder benchmark (bench/encoder/README.md): bertlite fp32/bf16/int8 next to PyTorch,
+# ONNX Runtime and CTranslate2 in the same precisions, on SST-2 and 128-token batch-1 latency,
+# with MiniLM and a DistilBERT-base-shaped random checkpoint that tools/make_reference_model.py
+# writes once. Its extra Python packages (bench/requirements.txt) are installed into .venv when
+# that file changes; its constraints keep pip off torch.
 # Options through BENCH_ARGS, e.g. make bench-encoder BENCH_ARGS=--quick
 REFERENCE_DISTILBERT := .cache/reference/distilbert-base
 BENCH_ARGS ?=

@@ -14,6 +14,10 @@
 // Then --warmup-batches batches are run untimed (page faults, oneDNN's JIT, caches), and
 // --repeat timed passes follow. A pass packs each batch (bertlite never pads), runs
 // Encoder::forward, pools, and writes each sentence's features to its row in input order.
+// --precision fp32|bf16|int8 is the GEMMs' number format (kernels/linear.h), as `bertlite embed
+// --precision` loads the model; --max-length N truncates every sentence to N tokens (special
+// tokens included, as Hugging Face's truncation=True, max_length=N), for the 128-token latency
+// inputs.
 //
 // Useful FLOPs are counted exactly from the shapes, real tokens only (multiply-add = 2):
 //   per layer   2*T*H*3H            fused Q, K, V projection
@@ -29,19 +33,23 @@
 //
 // Prints one JSON object: sentences, tokens, padded_tokens (what a padded engine computes over
 // with these batches), batches, useful_flops, flops_done, seconds[] and cpu_seconds[] per pass,
-// median, sentences_per_s, tokens_per_s, gflops (flops_done / median), and with --profile the
+// median, batch_seconds[] (every batch of every timed pass: per-call latency at --batch-size 1),
+// sentences_per_s, tokens_per_s, gflops (flops_done / median), peak_rss_mb (the process's
+// resident high-water mark, VmHWM), and with --profile the
 // encoder's time per stage summed over the timed passes. --features-out writes the features
 // [sentences, H] as .npy for bench_encoder.py to compare with the peers.
 //
 // GEMM-limit run (--gemm-limit): kernels::Linear, exactly as the encoder builds them (weights
-// prepacked, GELU fused into FFN in, default plan), at the model's shapes [K x N] = H x 3H,
-// H x H, H x I, I x H with --gemm-rows rows of random input; each timed for --seconds after a
+// prepacked, GELU fused into FFN in, default plan, --precision), at the model's shapes [K x N] = H
+// x 3H, H x H, H x I, I x H with --gemm-rows rows of random input; each timed for --seconds after a
 // warm-up. Prints per-shape GFLOPS (median and best repeat) and the layer's mix: the four
-// shapes' FLOPs over the sum of their median times.
+// shapes' FLOPs over the sum of their median times. (For int8 these are integer operations: GOPS.)
 //
 // Usage: bench_encoder --model DIR --sentences data/sst2/train.tsv [--limit N] [--threads 2]
-//          [--batch-size 32 | --batch-tokens N] [--repeat 1] [--features-out F.npy] [--profile]
-//        bench_encoder --gemm-limit --model DIR [--gemm-rows 2048] [--seconds 2] [--threads 2]
+//          [--batch-size 32 | --batch-tokens N] [--max-length N] [--precision fp32|bf16|int8]
+//          [--repeat 1] [--features-out F.npy] [--profile]
+//        bench_encoder --gemm-limit --model DIR [--precision P] [--gemm-rows 2048] [--seconds 2]
+//          [--threads 2]
 // Driven by bench_encoder.py; see bench/encoder/README.md.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -49,6 +57,7 @@
 #include <cmath>
 #include <cstdint>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -81,6 +90,17 @@ double process_cpu_seconds() {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// This process's resident high-water mark (VmHWM of /proc/self/status) in MB; NaN where the
+// file is missing. bench_encoder.py reports its Python engines' the same way.
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024;  // kB
+  }
+  return std::nan("");
 }
 
 double median(std::vector<double> values) {
@@ -155,9 +175,11 @@ std::vector<float> random_vector(std::size_t n, std::uint32_t seed) {
   return v;
 }
 
-nlohmann::json gemm_limit(const bertlite::io::ModelConfig& c, std::int64_t M, double seconds) {
+nlohmann::json gemm_limit(const bertlite::io::ModelConfig& c, std::int64_t M, double seconds,
+                          bertlite::kernels::Precision precision) {
   using bertlite::kernels::Activation;
   using bertlite::kernels::Linear;
+  using bertlite::kernels::LinearPlan;
   struct Shape {
     const char* name;
     std::int64_t K, N;
@@ -179,7 +201,8 @@ nlohmann::json gemm_limit(const bertlite::io::ModelConfig& c, std::int64_t M, do
     const auto b = random_vector(static_cast<std::size_t>(s.N), 2);
     const auto x = random_vector(static_cast<std::size_t>(M * s.K), 3);
     std::vector<float> y(static_cast<std::size_t>(M * s.N));
-    const Linear linear(w.data(), b.data(), s.N, s.K, {s.activation, false});
+    const Linear linear(w.data(), b.data(), s.N, s.K, {s.activation, false}, LinearPlan::kDefault,
+                        precision);
     linear.forward(y.data(), x.data(), M);  // warm-up: oneDNN JIT, page faults
     std::vector<double> runs;
     const auto start = Clock::now();
@@ -229,6 +252,8 @@ int main(int argc, char** argv) {
   bool gemm_limit_mode = false;
   std::int64_t gemm_rows = 2048;
   double gemm_seconds = 2.0;
+  std::string precision_name = "fp32";
+  std::size_t max_length = 0;  // 0: the model's positions
   app.add_option("--model", model, "Model folder or name")->capture_default_str();
   app.add_option("--sentences", sentences_path, "Sentences file (TSV/CSV/JSONL/plain text)");
   app.add_option("--column", column, "Column holding the text (name or 0-based index)")
@@ -244,6 +269,10 @@ int main(int argc, char** argv) {
                  "Instead of --batch-size: fill each batch up to N padded tokens")
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-sort", no_sort, "Batch in input order instead of longest first");
+  app.add_option("--max-length", max_length,
+                 "Truncate sentences to N tokens, special tokens included (0 = the model's)");
+  app.add_option("--precision", precision_name, "GEMM number format: fp32, bf16 or int8")
+      ->capture_default_str();
   app.add_option("--pooling", pooling_name, "cls, mean or pooler (default: the model's)");
   app.add_option("--normalize", normalize_name, "L2-normalize features: default, yes or no")
       ->check(CLI::IsMember({"default", "yes", "no"}));
@@ -268,13 +297,17 @@ int main(int argc, char** argv) {
   try {
     const int used_threads = bertlite::util::set_compute_threads(threads);
     const std::filesystem::path folder = bertlite::io::resolve_model(model);
+    const bertlite::kernels::Precision precision =
+        bertlite::kernels::parse_precision(precision_name);
     nlohmann::json report;
     report["threads"] = used_threads;
     report["model"] = folder.string();
+    report["precision"] = bertlite::kernels::precision_name(precision);
     if (gemm_limit_mode) {
       const bertlite::io::ModelConfig config = bertlite::io::read_model_config(folder);
       report["impl"] = "bertlite-gemm-limit";
-      report["gemm"] = gemm_limit(config, gemm_rows, gemm_seconds);
+      report["gemm"] = gemm_limit(config, gemm_rows, gemm_seconds, precision);
+      report["peak_rss_mb"] = peak_rss_mb();
       std::cout << report.dump() << '\n';
       return 0;
     }
@@ -288,7 +321,7 @@ int main(int argc, char** argv) {
     if (limit > 0 && texts.size() > limit) texts.resize(limit);
     if (texts.empty()) throw bertlite::InvalidArgument(sentences_path + ": no sentences");
 
-    const auto encoder = bertlite::model::Encoder::load(folder);
+    const auto encoder = bertlite::model::Encoder::load(folder, precision);
     const auto tokenizer = bertlite::Tokenizer::from_folder(folder);
     const bertlite::io::ModelConfig& config = encoder.config();
     const Pooling pooling =
@@ -302,7 +335,8 @@ int main(int argc, char** argv) {
     }
 
     bertlite::EncodeOptions encode;
-    encode.max_length = static_cast<std::size_t>(config.max_positions);
+    encode.max_length =
+        max_length > 0 ? max_length : static_cast<std::size_t>(config.max_positions);
     const auto tokenize_start = Clock::now();
     const std::vector<bertlite::Encoding> encodings =
         tokenizer.encode_batch(std::span<const std::string>(texts), encode, used_threads);
@@ -350,11 +384,15 @@ int main(int argc, char** argv) {
     for (int w = 0; w < warmup_batches && w < static_cast<int>(batches.size()); ++w) {
       run_batch(batches[static_cast<std::size_t>(w)], false);
     }
-    std::vector<double> seconds, cpu_seconds;
+    std::vector<double> seconds, cpu_seconds, batch_seconds;
     for (int r = 0; r < repeat; ++r) {
       const double cpu_start = process_cpu_seconds();
       const auto start = Clock::now();
-      for (const auto& batch : batches) run_batch(batch, true);
+      for (const auto& batch : batches) {
+        const auto batch_start = Clock::now();
+        run_batch(batch, true);
+        batch_seconds.push_back(seconds_since(batch_start));
+      }
       seconds.push_back(seconds_since(start));
       cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
     }
@@ -378,10 +416,14 @@ int main(int argc, char** argv) {
     report["flops_done"] = flops.done;
     report["seconds"] = seconds;
     report["cpu_seconds"] = cpu_seconds;
+    report["batch_seconds"] = batch_seconds;
+    report["max_length"] = encode.max_length;
+    report["gemm_implementation"] = encoder.gemm_implementation();
     report["median"] = mid;
     report["sentences_per_s"] = static_cast<double>(texts.size()) / mid;
     report["tokens_per_s"] = static_cast<double>(tokens) / mid;
     report["gflops"] = flops.done / mid / 1e9;
+    report["peak_rss_mb"] = peak_rss_mb();
     if (profile) {
       nlohmann::json stages = nlohmann::json::object();
       for (int s = 0; s < bertlite::model::ForwardProfile::kStageCount; ++s) {
