@@ -4,8 +4,10 @@
 
 #include "bertlite/error.h"
 #include "commands.h"
+#include "util/threads.h"
 
 int main(int argc, char** argv) {
+  bertlite::util::reexec_with_openmp_spin_limit(argv);
   CLI::App app{
       "bertlite: from sentences to a BERT-based classifier, on the CPU.\n"
       "Models are folders of Hugging Face files, or names looked up in $BERTLITE_MODELS, the\n"

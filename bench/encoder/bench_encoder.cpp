@@ -233,6 +233,7 @@ nlohmann::json gemm_limit(const bertlite::io::ModelConfig& c, std::int64_t M, do
 }  // namespace
 
 int main(int argc, char** argv) {
+  bertlite::util::reexec_with_openmp_spin_limit(argv);  // as bertlite's own command line does
   CLI::App app{"Times bertlite's encoder over a file of sentences (see bench/encoder/README.md)."};
   std::string model = bertlite::io::kDefaultModel;
   std::string sentences_path;

@@ -1,10 +1,12 @@
 #include "util/threads.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -106,6 +108,13 @@ void parallel_for(std::size_t n, std::size_t grain, int threads,
   work();  // the calling thread is worker 0
   for (auto& thread : pool) thread.join();
   if (first_error) std::rethrow_exception(first_error);
+}
+
+void reexec_with_openmp_spin_limit(char** argv) {
+  if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("GOMP_SPINCOUNT", kOpenMpSpinCount, 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("GOMP_SPINCOUNT");  // execv failed: run on as we are, and say nothing to children
 }
 
 }  // namespace bertlite::util

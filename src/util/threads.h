@@ -32,4 +32,19 @@ int set_compute_threads(int requested);
 // The count last set by set_compute_threads; available_cores() until the first call.
 int compute_threads();
 
+// The spin count front ends give the OpenMP runtime (libgomp, shared by oneDNN and bertlite's
+// kernels) unless the user chose one. libgomp's default keeps a waiting thread spinning for about
+// 300,000 iterations after every parallel region. On an idle machine that costs nothing, but
+// while another process holds one of the cores, a spinning thread takes the core its partner
+// needs: with the second core busy, MiniLM on 128-token inputs one at a time ran 8.3 s with the
+// default and 2.7 s with 3,000 (1.2 s either way on an idle machine; 100 inputs, 2 threads).
+inline constexpr const char* kOpenMpSpinCount = "3000";
+
+// libgomp reads GOMP_SPINCOUNT once, as it loads, before main. So a front end calls this first
+// thing in main: unless GOMP_SPINCOUNT or OMP_WAIT_POLICY is already set, it sets
+// GOMP_SPINCOUNT=kOpenMpSpinCount and re-executes the program (/proc/self/exe) with the same
+// arguments. It returns only when nothing needed doing or the re-execution failed (then the
+// program simply runs with libgomp's default).
+void reexec_with_openmp_spin_limit(char** argv);
+
 }  // namespace bertlite::util
