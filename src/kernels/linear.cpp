@@ -184,26 +184,74 @@ inline void row_range(const float* row, int64_t cols, float& lo, float& hi) {
   }
 }
 
-// Asymmetric uint8 quantization of activation rows: the row's range [min, max] (widened to
+// Asymmetric uint8 quantization of an activation row: the row's range [min, max] (widened to
 // include 0) maps onto 0..255, x ~ scale * (q - zero). Activations are lopsided (GELU outputs
 // lie in [-0.17, max]), so this resolves them up to twice as finely as a symmetric int8 range.
+struct RowQuantization {
+  float scale, inverse, zero;
+  explicit RowQuantization(const float* row, int64_t cols) {
+    float lo = 0.0f, hi = 0.0f;
+    row_range(row, cols, lo, hi);
+    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    inverse = 1.0f / scale;
+    zero = std::nearbyint(-lo * inverse);
+  }
+  float code(float x) const { return std::clamp(std::nearbyint(x * inverse) + zero, 0.0f, 255.0f); }
+};
+
 KERNEL_CLONES void quantize_rows_asymmetric(uint8_t* q, float* scales, float* zeros, const float* x,
                                             int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
-    float lo = 0.0f, hi = 0.0f;
-    row_range(row, cols, lo, hi);
-    const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    const float inverse = 1.0f / scale;
-    const float zero = std::nearbyint(-lo * inverse);
+    const RowQuantization rq(row, cols);
     uint8_t* out = q + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      out[c] =
-          static_cast<uint8_t>(std::clamp(std::nearbyint(row[c] * inverse) + zero, 0.0f, 255.0f));
-    }
-    scales[r] = scale;
-    zeros[r] = zero;
+    for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<uint8_t>(rq.code(row[c]));
+    scales[r] = rq.scale;
+    zeros[r] = rq.zero;
   }
+}
+
+// The same quantization, with each code turned back into the value it stands for: what an
+// emulated int8 GEMM (below) multiplies in float.
+KERNEL_CLONES void fake_quantize_rows_asymmetric(float* out, const float* x, int64_t rows,
+                                                 int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    const RowQuantization rq(row, cols);
+    float* o = out + r * cols;
+    for (int64_t c = 0; c < cols; ++c) o[c] = rq.scale * (rq.code(row[c]) - rq.zero);
+  }
+}
+
+// Whether oneDNN's u8 x s8 GEMM sums exactly on this CPU. Without VNNI it multiplies with
+// vpmaddubsw, which adds pairs of products into int16 and saturates (2 x 255 x 127 > 32,767): on
+// a Zen 3 (AVX2) that took all-MiniLM-L6-v2's SST-2 dev features down to cosine 0.87 against
+// fp32. Narrower codes avoid it but cost too much (7-bit activations: cosine 0.980; 7-bit
+// weights: 0.989; the guard is 0.99), so such CPUs emulate int8 instead. Found once, by running
+// a GEMM whose exact result needs the full range, so it holds for whatever kernel oneDNN picks.
+bool int8_gemm_sums_exactly() {
+  static const bool exact = [] {
+    constexpr int64_t M = 16, K = 64, N = 16;
+    const Desc src_md(Dims{M, K}, DataType::u8, dnnl::memory::format_tag::ab);
+    const Desc weights_md(Dims{K, N}, DataType::s8, dnnl::memory::format_tag::ab);
+    const Desc dst_md(Dims{M, N}, kF32, dnnl::memory::format_tag::ab);
+    std::vector<uint8_t> src(M * K, 255);
+    std::vector<int8_t> weights(K * N, 127);
+    std::vector<float> dst(M * N);
+    try {
+      const auto pd = make_matmul_pd(src_md, weights_md, nullptr, dst_md, dnnl::primitive_attr());
+      dnnl::memory a(src_md, cpu_engine(), src.data()), b(weights_md, cpu_engine(), weights.data()),
+          c(dst_md, cpu_engine(), dst.data());
+      dnnl::matmul(pd).execute(thread_stream(),
+                               {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+      thread_stream().wait();
+    } catch (const dnnl::error&) {
+      return false;  // no int8 GEMM at all: emulate
+    }
+    const float want = static_cast<float>(K * 255 * 127);
+    return std::all_of(dst.begin(), dst.end(), [&](float v) { return v == want; });
+  }();
+  return exact;
 }
 
 // The int8 GEMM gives y[m, n] = sw[n] * sum_k q[m, k] Wq[n, k]; the real product is
@@ -279,6 +327,7 @@ struct Linear::Impl {
   LinearPlan plan = LinearPlan::kRuntimeM;
   Precision precision = Precision::kF32;
   bool bf16_emulated = false;              // kBF16 on a CPU without a bfloat16 GEMM: rounded floats
+  bool int8_emulated = false;              // kInt8 on a CPU whose int8 GEMM saturates: see below
   DataType data_type = kF32;               // of the GEMM's weights
   DataType src_type = kF32;                // of its input rows (uint8 for kInt8)
   std::vector<float> weight_scales;        // kInt8: [N]
@@ -298,10 +347,10 @@ struct Linear::Impl {
   Desc rows_md(int64_t rows, int64_t cols, DataType type = kF32) const {
     return Desc(Dims{rows, cols}, type, dnnl::memory::format_tag::ab);
   }
-  // The bias goes to oneDNN except for int8, whose bias is added after the per-row scale.
-  const Desc* gemm_bias() const {
-    return bias.empty() || precision == Precision::kInt8 ? nullptr : &bias_md;
-  }
+  // Whether the GEMM runs on int8 codes (and the per-row scale, bias and activation follow it).
+  bool int8_gemm() const { return precision == Precision::kInt8 && !int8_emulated; }
+  // The bias goes to oneDNN except for an int8 GEMM, whose bias is added after the per-row scale.
+  const Desc* gemm_bias() const { return bias.empty() || int8_gemm() ? nullptr : &bias_md; }
   int64_t plan_rows(int64_t M) const {
     return plan == LinearPlan::kRuntimeM ? DNNL_RUNTIME_DIM_VAL : M;
   }
@@ -460,6 +509,23 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
     fill_weight(precision == Precision::kBF16   ? DataType::bf16
                 : precision == Precision::kInt8 ? DataType::s8
                                                 : kF32);
+    // An int8 GEMM that would saturate (CPUs without VNNI): the same quantized weights and
+    // activations, multiplied in float. Features then equal a VNNI machine's to float rounding,
+    // and the guard's accuracy holds; the speed and memory are fp32's.
+    if (precision == Precision::kInt8 && !int8_gemm_sums_exactly()) {
+      impl.int8_emulated = true;
+      impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;
+      const auto* q = static_cast<const int8_t*>(impl.packed.get_data_handle());
+      impl.data_type = impl.src_type = kF32;
+      impl.plain_md = Desc(Dims{K, N}, kF32, Dims{1, K});
+      dnnl::memory dequantized(impl.plain_md, cpu_engine());
+      auto* w = static_cast<float*>(dequantized.get_data_handle());
+      for (int64_t n = 0; n < N; ++n) {
+        for (int64_t k = 0; k < K; ++k) w[n * K + k] = q[n * K + k] * impl.weight_scales[n];
+      }
+      impl.packed = dequantized;
+      impl.attr = make_attr(epilogue);
+    }
 
     const auto prepack = [&]() {
       // Plan once with M left open and a weight layout of oneDNN's choice, and keep the weight
@@ -502,11 +568,21 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
         if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);
       }
     };
-    plan_all();
-    // No bfloat16 GEMM on this CPU (oneDNN offers only its slow reference code): keep the
-    // bfloat16 rounding but run the GEMM in float.
-    if (precision == Precision::kBF16 &&
-        impl.plan_for(threads, 1)->implementation.starts_with("ref")) {
+    // No bfloat16 GEMM on this CPU - oneDNN offers only its slow reference code, or nothing at
+    // all (oneDNN 2.6 on AVX2 CPUs, measured on a Zen 3): keep the bfloat16 rounding but run the
+    // GEMM in float.
+    bool emulate_bf16 = false;
+    if (precision == Precision::kBF16) {
+      try {
+        plan_all();
+        emulate_bf16 = impl.plan_for(threads, 1)->implementation.starts_with("ref");
+      } catch (const dnnl::error&) {
+        emulate_bf16 = true;
+      }
+    } else {
+      plan_all();
+    }
+    if (emulate_bf16) {
       impl.bf16_emulated = true;
       impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;  // float
       fill_weight(kF32);
@@ -555,6 +631,13 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     } else if (impl.precision == Precision::kBF16) {
       src_data = scratch(bf16_rows, static_cast<size_t>(M * impl.K));
       to_bf16(static_cast<uint16_t*>(src_data), x, M * impl.K);
+    } else if (impl.precision == Precision::kInt8 && impl.int8_emulated) {
+      src_data = scratch(float_rows, static_cast<size_t>(M * impl.K));
+      auto* fake = static_cast<float*>(src_data);
+      const int64_t K = impl.K;
+      for_row_blocks(M, K, [&](int64_t begin, int64_t end) {
+        fake_quantize_rows_asymmetric(fake + begin * K, x + begin * K, end - begin, K);
+      });
     } else if (impl.precision == Precision::kInt8) {
       src_data = scratch(uint8_rows, static_cast<size_t>(M * impl.K));
       auto* q = static_cast<uint8_t*>(src_data);
@@ -575,7 +658,7 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
                    dnnl::memory(impl.bias_md, engine, const_cast<float*>(impl.bias.data())));
     }
 #if DNNL_VERSION_MAJOR >= 3
-    if (impl.precision == Precision::kInt8) {
+    if (impl.int8_gemm()) {
       args.emplace(DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS,
                    dnnl::memory(Desc(Dims{impl.N}, kF32, dnnl::memory::format_tag::a), engine,
                                 const_cast<float*>(impl.weight_scales.data())));
@@ -584,7 +667,7 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     dnnl::stream& stream = thread_stream();
     plan->primitive.execute(stream, args);
     stream.wait();
-    if (impl.precision == Precision::kInt8) {
+    if (impl.int8_gemm()) {
       const int64_t N = impl.N;
       const float* scales = row_scales.data();
       const float* zeros = row_zeros.data();
@@ -636,7 +719,7 @@ std::vector<float> Linear::weight() const {
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl.N, impl.K) + ".weight: oneDNN reorder failed: " + e.what());
   }
-  if (impl.precision == Precision::kInt8) {
+  if (impl.int8_gemm()) {  // emulated int8 holds its weights dequantized already
     for (int64_t n = 0; n < impl.N; ++n) {
       for (int64_t k = 0; k < impl.K; ++k) w[n * impl.K + k] *= impl.weight_scales[n];
     }
@@ -647,7 +730,8 @@ std::vector<float> Linear::weight() const {
 std::string Linear::implementation() const {
   try {
     return impl_->plan_for(sync_compute_threads(), 1)->implementation +
-           (impl_->bf16_emulated ? "+bf16-emulated" : "");
+           (impl_->bf16_emulated ? "+bf16-emulated" : "") +
+           (impl_->int8_emulated ? "+int8-emulated" : "");
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl_->N, impl_->K) + ": oneDNN could not plan the matmul: " + e.what());
   }

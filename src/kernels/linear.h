@@ -40,8 +40,10 @@ struct LinearEpilogue {
 //   kInt8  weights quantized symmetrically per output channel (scale = max |W[n, :]| / 127);
 //          activations quantized per row (per token) to uint8 over the row's [min, max] as they
 //          enter the GEMM;
-//          int32 accumulation (VNNI/AMX where present), then y = acc * sx[m] * sw[n] + b and
-//          the activation in float.
+//          int32 accumulation (VNNI/AMX), then y = acc * sx[m] * sw[n] + b and the activation
+//          in float. On CPUs whose int8 GEMM would saturate (no VNNI: AVX2, plain AVX-512) the
+//          same quantized weights and activations are multiplied in float ("emulated"): the
+//          same features, at fp32 speed.
 enum class Precision { kF32, kBF16, kInt8 };
 
 // Symmetric per-row int8 quantization, as kInt8 does to weights at load: scales[n] =
@@ -107,7 +109,8 @@ class Linear {
   const std::vector<float>& bias() const;
 
   // oneDNN's name for the implementation it picked (e.g. "brg:avx512_core", "gemm:jit"), for
-  // benchmarks and bug reports; "+bf16-emulated" when this CPU has no bfloat16 GEMM.
+  // benchmarks and bug reports; "+bf16-emulated" when this CPU has no bfloat16 GEMM,
+  // "+int8-emulated" when its int8 GEMM would saturate.
   std::string implementation() const;
 
  private:

@@ -235,6 +235,29 @@ TEST(Linear, ReducedPrecisionStaysNearTheFloatResult) {
                InvalidArgument);
 }
 
+// int8 must compute exactly what its quantized inputs stand for, on every CPU. Inputs at the top
+// of their range and weights of one sign make every pair of u8 x s8 products exceed int16: a
+// GEMM that adds pairs in int16 (vpmaddubsw, CPUs without VNNI) would saturate and be off by
+// about half here, so this fails unless Linear runs a VNNI GEMM or emulates int8 in float.
+TEST(Linear, Int8ComputesWhatItsQuantizedInputsStandFor) {
+  const int64_t M = 5, K = 256, N = 8;
+  std::vector<float> x(M * K), w = random_vector(N * K, 91);
+  for (int64_t i = 0; i < M * K; ++i) x[i] = i % K == 0 ? 0.0f : 4.0f;  // codes 0 and 255
+  for (float& v : w) v = 0.5f + 0.5f * std::abs(v);                     // all positive
+  const Linear linear(w.data(), nullptr, N, K, {}, LinearPlan::kDefault, Precision::kInt8);
+  std::vector<float> y(M * N);
+  linear.forward(y.data(), x.data(), M);
+  // The row quantizes exactly (0 -> 0, 4 -> 255), so the product with the weights the GEMM used
+  // is the whole answer.
+  const std::vector<float> used = linear.weight();
+  const std::vector<float> want = run_reference(x, used, nullptr, y, {M, K, N}, {});
+  double worst = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    worst = std::max(worst, std::abs(double(y[i]) - want[i]) / std::abs(double(want[i])));
+  }
+  EXPECT_LT(worst, 1e-5) << linear.implementation();
+}
+
 TEST(Linear, RejectsBadArguments) {
   const auto w = random_vector(8, 22);
   EXPECT_THROW(Linear(w.data(), nullptr, 0, 8), InvalidArgument);
