@@ -2,10 +2,16 @@
 
 tests/data/learn/ is written by tools/make_learn_goldens.py from scikit-learn and numpy;
 tests/learn/*_test.cpp check bertlite against it. Regenerating into a temporary folder must give
-the same data files byte for byte and the same goldens.json values (floats within 1e-9
-relative: scipy's L-BFGS-B and BLAS may round differently on another machine; everything else
-exactly), so anyone can reproduce every expected value, and a scikit-learn or numpy upgrade that
-changes an answer fails here until the goldens are regenerated on purpose. Run:
+the same data files byte for byte and the same goldens.json values, so anyone can reproduce every
+expected value, and a scikit-learn or numpy upgrade that changes an answer fails here until the
+goldens are regenerated on purpose. Everything but floats must be equal. Floats are not bit-equal
+across CPUs: BLAS rounds differently per CPU, and L-BFGS-B carries that through its iterations.
+Goldens made on an Intel Xeon, regenerated on an AMD Zen 3, differed by up to 5.9e-5 of an
+array's largest value (class probabilities), 4.4e-6 for coefficients, and up to 8e-4 relative on
+single small entries. So an array of floats must agree within 1e-4 of its largest value - the
+strictest tolerance the C++ tests hold bertlite to - and a lone float within 1e-6 relative. The
+L-BFGS iteration counts of long runs drift too (137 vs 148, 648 vs 666 there): within 10% or 3,
+as logistic_regression_test.cpp allows. Run:
   .venv/bin/python -m pytest -q tests/python/test_learn_goldens.py
 """
 
@@ -22,11 +28,45 @@ GENERATOR = ROOT / "tools" / "make_learn_goldens.py"
 COMMITTED = ROOT / "tests" / "data" / "learn"
 
 
+ARRAY_TOLERANCE = 1e-4  # of the array's largest |value|
+SCALAR_TOLERANCE = 1e-6  # relative
+
+
+def numbers(value):
+    """The numbers of a nested list, flattened, or None if it holds anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, list):
+        flat = []
+        for item in value:
+            inner = numbers(item)
+            if inner is None:
+                return None
+            flat += inner
+        return flat
+    return None
+
+
 def differences(a, b, path="$"):
-    """Paths where two JSON values differ (floats compared with a relative tolerance)."""
+    """Paths where two JSON values differ (floats and iteration counts within the tolerances
+    above)."""
+    if path.endswith(".n_iter") and isinstance(a, int) and isinstance(b, int):
+        return [] if abs(a - b) <= max(3, b // 10) else [f"{path}: {a} != {b} iterations"]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        xs, ys = numbers(a), numbers(b)
+        if xs is not None and ys is not None and len(xs) == len(ys) and \
+                any(isinstance(v, float) for v in xs + ys):
+            scale = max((abs(y) for y in ys), default=0.0)
+            worst = max((abs(x - y) for x, y in zip(xs, ys)), default=0.0)
+            if worst <= ARRAY_TOLERANCE * scale or worst == 0:
+                return []
+            return [f"{path}: differs by {worst:.3g}, {worst / scale if scale else worst:.3g} "
+                    "of its largest value"]
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
-                math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+                math.isclose(a, b, rel_tol=SCALAR_TOLERANCE, abs_tol=1e-12):
             return []
         return [f"{path}: {a!r} != {b!r}"]
     if type(a) is not type(b):
