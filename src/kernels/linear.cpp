@@ -184,42 +184,35 @@ inline void row_range(const float* row, int64_t cols, float& lo, float& hi) {
   }
 }
 
-// Asymmetric uint8 quantization of an activation row: the row's range [min, max] (widened to
+// Asymmetric uint8 quantization of activation rows: the row's range [min, max] (widened to
 // include 0) maps onto 0..255, x ~ scale * (q - zero). Activations are lopsided (GELU outputs
 // lie in [-0.17, max]), so this resolves them up to twice as finely as a symmetric int8 range.
-struct RowQuantization {
-  float scale, inverse, zero;
-  explicit RowQuantization(const float* row, int64_t cols) {
-    float lo = 0.0f, hi = 0.0f;
-    row_range(row, cols, lo, hi);
-    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    inverse = 1.0f / scale;
-    zero = std::nearbyint(-lo * inverse);
-  }
-  float code(float x) const { return std::clamp(std::nearbyint(x * inverse) + zero, 0.0f, 255.0f); }
-};
-
 KERNEL_CLONES void quantize_rows_asymmetric(uint8_t* q, float* scales, float* zeros, const float* x,
                                             int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
-    const RowQuantization rq(row, cols);
+    float lo = 0.0f, hi = 0.0f;
+    row_range(row, cols, lo, hi);
+    const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    const float inverse = 1.0f / scale;
+    const float zero = std::nearbyint(-lo * inverse);
     uint8_t* out = q + r * cols;
-    for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<uint8_t>(rq.code(row[c]));
-    scales[r] = rq.scale;
-    zeros[r] = rq.zero;
+    for (int64_t c = 0; c < cols; ++c) {
+      out[c] =
+          static_cast<uint8_t>(std::clamp(std::nearbyint(row[c] * inverse) + zero, 0.0f, 255.0f));
+    }
+    scales[r] = scale;
+    zeros[r] = zero;
   }
 }
 
-// The same quantization, with each code turned back into the value it stands for: what an
+// The value each code of quantize_rows_asymmetric stands for, scale * (q - zero): what an
 // emulated int8 GEMM (below) multiplies in float.
-KERNEL_CLONES void fake_quantize_rows_asymmetric(float* out, const float* x, int64_t rows,
-                                                 int64_t cols) {
+KERNEL_CLONES void dequantize_codes(float* out, const uint8_t* q, const float* scales,
+                                    const float* zeros, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * cols;
-    const RowQuantization rq(row, cols);
-    float* o = out + r * cols;
-    for (int64_t c = 0; c < cols; ++c) o[c] = rq.scale * (rq.code(row[c]) - rq.zero);
+    const float scale = scales[r], zero = zeros[r];
+    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = scale * (q[r * cols + c] - zero);
   }
 }
 
@@ -631,23 +624,23 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     } else if (impl.precision == Precision::kBF16) {
       src_data = scratch(bf16_rows, static_cast<size_t>(M * impl.K));
       to_bf16(static_cast<uint16_t*>(src_data), x, M * impl.K);
-    } else if (impl.precision == Precision::kInt8 && impl.int8_emulated) {
-      src_data = scratch(float_rows, static_cast<size_t>(M * impl.K));
-      auto* fake = static_cast<float*>(src_data);
-      const int64_t K = impl.K;
-      for_row_blocks(M, K, [&](int64_t begin, int64_t end) {
-        fake_quantize_rows_asymmetric(fake + begin * K, x + begin * K, end - begin, K);
-      });
     } else if (impl.precision == Precision::kInt8) {
-      src_data = scratch(uint8_rows, static_cast<size_t>(M * impl.K));
-      auto* q = static_cast<uint8_t*>(src_data);
+      auto* q = scratch(uint8_rows, static_cast<size_t>(M * impl.K));
       float* scales = scratch(row_scales, static_cast<size_t>(M));
       float* zeros = scratch(row_zeros, static_cast<size_t>(M));
+      // Emulated: the codes turned back into the values they stand for, for a float GEMM.
+      float* fake =
+          impl.int8_emulated ? scratch(float_rows, static_cast<size_t>(M * impl.K)) : nullptr;
       const int64_t K = impl.K;
       for_row_blocks(M, K, [&](int64_t begin, int64_t end) {
         quantize_rows_asymmetric(q + begin * K, scales + begin, zeros + begin, x + begin * K,
                                  end - begin, K);
+        if (fake != nullptr) {
+          dequantize_codes(fake + begin * K, q + begin * K, scales + begin, zeros + begin,
+                           end - begin, K);
+        }
       });
+      src_data = fake != nullptr ? static_cast<void*>(fake) : static_cast<void*>(q);
     }
     dnnl::memory src(impl.rows_md(M, impl.K, impl.src_type), engine, src_data);
     dnnl::memory dst(impl.rows_md(M, impl.N), engine, y);
