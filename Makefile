@@ -11,7 +11,7 @@ PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder bench-guide fuzz format clean
+.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder bench-guide bench-finetune fuzz format clean
 
 all: build
 
@@ -60,6 +60,16 @@ BENCH_ARGS ?=
 # bertlite guide against the same steps in transformers + scikit-learn, side by side.
 bench-guide: build
 	$(PYTHON) bench/guide/bench_guide.py --bertlite $(BUILD)/cli/bertlite
+
+# bertlite finetune against transformers' Trainer and a careful PyTorch loop (bench/finetune/
+# README.md); Trainer needs accelerate, from bench/requirements.txt. Options through BENCH_ARGS,
+# e.g. make bench-finetune BENCH_ARGS=--quick
+bench-finetune: build
+	cmp -s bench/requirements.txt .venv/.bench-requirements-installed || { \
+	  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && \
+	  cp bench/requirements.txt .venv/.bench-requirements-installed; }
+	$(PYTHON) bench/finetune/bench_finetune.py --bertlite $(BUILD)/cli/bertlite \
+	  --gemm-tool $(BUILD)/bench/bench_gemm_limit $(BENCH_ARGS)
 
 bench-encoder: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target bench_encoder

@@ -14,5 +14,6 @@ void add_quantize_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_guide_command(CLI::App& app);
+void add_finetune_command(CLI::App& app);
 
 }  // namespace bertlite::cli

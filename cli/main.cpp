@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   bertlite::cli::add_train_command(app);
   bertlite::cli::add_predict_command(app);
   bertlite::cli::add_guide_command(app);
+  bertlite::cli::add_finetune_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include "bertlite/error.h"
+#include "bertlite/tokenizer.h"
 #include "commands.h"
 #include "input_table.h"
 #include "io/model_path.h"
 #include "learn/classifier_file.h"
 #include "model/features.h"
+#include "train/finetune.h"
 #include "util/threads.h"
 
 namespace bertlite::cli {
@@ -25,22 +27,78 @@ struct PredictOptions {
   int threads = 0;
 };
 
+// One line (or JSON object) per sentence, from probabilities[texts x k] (and, for a
+// fine-tuned model, its logits[texts x k]).
+void print_predictions(const std::vector<std::string>& texts, const std::vector<double>& p,
+                       const std::vector<std::string>& names, bool json,
+                       const std::vector<float>* logits = nullptr) {
+  const std::size_t k = names.size();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const double* row = p.data() + i * k;
+    const auto best = static_cast<std::size_t>(std::max_element(row, row + k) - row);
+    if (json) {
+      nlohmann::json probabilities = nlohmann::json::object();
+      for (std::size_t c = 0; c < k; ++c) probabilities[names[c]] = row[c];
+      nlohmann::json line = {{"text", texts[i]},
+                             {"label", names[best]},
+                             {"probability", row[best]},
+                             {"probabilities", probabilities}};
+      if (logits != nullptr) {
+        line["logits"] =
+            std::vector<float>(logits->begin() + static_cast<std::ptrdiff_t>(i * k),
+                               logits->begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+      }
+      std::cout << line.dump() << '\n';
+    } else {
+      std::printf("%s\t%.4f\t%s\n", names[best].c_str(), row[best], texts[i].c_str());
+    }
+  }
+}
+
+std::vector<std::string> input_texts(const PredictOptions& options, InputTexts& input) {
+  if (!options.texts.empty()) return options.texts;
+  if (options.input.path.empty())
+    throw InvalidArgument("give sentences as arguments or --input FILE");
+  input = read_input_texts(options.input);
+  return input.texts;
+}
+
+// A fine-tuned folder (`bertlite finetune`, or transformers' *ForSequenceClassification): the
+// model is the classifier.
+void run_fine_tuned(const PredictOptions& options, int threads) {
+  InputTexts input;
+  const std::vector<std::string> texts = input_texts(options, input);
+  const std::filesystem::path folder = io::resolve_model(options.model);
+  train::SequenceClassifier model = train::SequenceClassifier::load(folder);
+  const Tokenizer tokenizer = Tokenizer::from_folder(folder);
+  const std::size_t max_length = std::min<std::size_t>(
+      tokenizer.info().model_max_length, static_cast<std::size_t>(model.config().max_positions));
+  const std::vector<std::int32_t> no_labels(texts.size(), 0);
+  const train::EncodedExamples encoded =
+      train::encode_examples(tokenizer, texts, {}, no_labels, max_length, threads);
+  const std::vector<float> logits = train::predict_logits(model, encoded.examples);
+  print_predictions(texts, train::softmax_rows(logits, model.num_labels()), model.labels(),
+                    options.json, &logits);
+}
+
 void run(const PredictOptions& options) {
   const int threads = util::set_compute_threads(options.threads);
+  if (options.classifier.empty()) {
+    if (options.model.empty()) {
+      throw InvalidArgument(
+          "give --classifier FILE (from bertlite train) or --model DIR (from "
+          "bertlite finetune)");
+    }
+    run_fine_tuned(options, threads);
+    return;
+  }
   const learn::SavedClassifier saved = learn::load_classifier(options.classifier);
   learn::EncoderSpec encoder = saved.encoder;
   // Another copy of the same model may live elsewhere; the feature-count check below catches
   // a different model.
   if (!options.model.empty()) encoder.model = options.model;
-  std::vector<std::string> texts = options.texts;
   InputTexts input;
-  if (texts.empty()) {
-    if (options.input.path.empty()) {
-      throw InvalidArgument("give sentences as arguments or --input FILE");
-    }
-    input = read_input_texts(options.input);
-    texts = input.texts;
-  }
+  const std::vector<std::string> texts = input_texts(options, input);
   const auto extractor = model::FeatureExtractor::load(io::resolve_model(encoder.model));
   if (extractor.encoder().config().hidden != saved.model.n_features()) {
     throw InvalidArgument(options.classifier + ": the classifier expects " +
@@ -60,26 +118,11 @@ void run(const PredictOptions& options) {
   const learn::MatrixView x{features.data, features.rows, features.cols};
   const std::vector<double> p = saved.model.predict_proba(x);
   const auto& classes = saved.model.classes();
-  const std::size_t k = classes.size();
-  const auto name = [&](std::size_t c) {
-    return saved.label_names.empty() ? std::to_string(classes[c]) : saved.label_names[c];
-  };
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    const double* row = p.data() + i * k;
-    const std::size_t best = static_cast<std::size_t>(std::max_element(row, row + k) - row);
-    if (options.json) {
-      nlohmann::json probabilities = nlohmann::json::object();
-      for (std::size_t c = 0; c < k; ++c) probabilities[name(c)] = row[c];
-      std::cout << nlohmann::json{{"text", texts[i]},
-                                  {"label", name(best)},
-                                  {"probability", row[best]},
-                                  {"probabilities", probabilities}}
-                       .dump()
-                << '\n';
-    } else {
-      std::printf("%s\t%.4f\t%s\n", name(best).c_str(), row[best], texts[i].c_str());
-    }
+  std::vector<std::string> names;
+  for (std::size_t c = 0; c < classes.size(); ++c) {
+    names.push_back(saved.label_names.empty() ? std::to_string(classes[c]) : saved.label_names[c]);
   }
+  print_predictions(texts, p, names, options.json);
 }
 
 }  // namespace
@@ -88,18 +131,22 @@ void add_predict_command(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand(
       "predict",
-      "Label sentences with a classifier saved by `bertlite train`: one line per sentence,\n"
-      "label<TAB>probability<TAB>sentence, or JSON with --json. The encoder (model, pooling,\n"
-      "normalization, max length) is the one the classifier was trained with.");
+      "Label sentences with a classifier saved by `bertlite train` (--classifier), or with a\n"
+      "fine-tuned model folder (--model DIR alone): one line per sentence,\n"
+      "label<TAB>probability<TAB>sentence, or JSON with --json. With --classifier, the encoder\n"
+      "(model, pooling, normalization, max length) is the one the classifier was trained with.");
   cmd->add_option("texts", options->texts, "Sentences to label (else --input)");
-  cmd->add_option("-c,--classifier", options->classifier, "Classifier file from `bertlite train`")
-      ->required();
+  cmd->add_option("-c,--classifier", options->classifier,
+                  "Classifier file from `bertlite train` (not needed for a fine-tuned --model)");
   add_table_input_options(*cmd, options->input);
   cmd->add_option("-m,--model", options->model,
-                  "Use this copy of the classifier's model (default: the name it was trained "
-                  "with)");
-  cmd->add_flag("--json", options->json,
-                "One JSON object per sentence: text, label, probability, probabilities");
+                  "A fine-tuned model folder (bertlite finetune, or a transformers "
+                  "*ForSequenceClassification) to classify with; with --classifier, the copy of "
+                  "its model to use (default: the name it was trained with)");
+  cmd->add_flag(
+      "--json", options->json,
+      "One JSON object per sentence: text, label, probability, probabilities (and logits, for a "
+      "fine-tuned model)");
   cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
       ->capture_default_str();
   cmd->callback([options] { run(*options); });

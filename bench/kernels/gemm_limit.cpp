@@ -1,14 +1,21 @@
 // bench/kernels/gemm_limit.cpp - how close Linear::forward gets to the machine's GEMM limit.
 //
-// Times kernels::Linear (oneDNN matmul) on the DistilBERT-base / BERT-base shapes of one packed
-// batch (M = 2000 tokens; K x N = 768 x 768 attention projections, 768 x 2304 fused QKV,
-// 768 x 3072 FFN in, 3072 x 768 FFN out) and reports achieved GFLOPS = 2 M K N / time, next to
-// the naive reference (timed on fewer rows; it is ~100x slower). Both oneDNN plans are timed
-// (one runtime-M primitive, or a primitive per M), and --sweep times them for M = 1 .. 4096,
-// which is how LinearPlan::kDefault was chosen. Also times the non-GEMM kernels of a layer
-// (attention, layernorm, GELU) on the same batch for scale.
+// Times kernels::Linear (oneDNN matmul) on the four GEMM shapes of an encoder layer for one
+// packed batch (default: DistilBERT-base / BERT-base, hidden H = 768, FFN width I = 3072,
+// M = 2000 tokens; K x N = H x H attention output, H x 3H fused QKV, H x I FFN in, I x H FFN out;
+// --hidden, --ffn and --heads give another model's) and reports achieved GFLOPS =
+// 2 M K N / time, next to the naive reference (timed on fewer rows; it is ~100x slower). Both
+// oneDNN plans are timed (one runtime-M primitive, or a primitive per M), and --sweep times them
+// for M = 1 .. 4096, which is how LinearPlan::kDefault was chosen. Also times the non-GEMM
+// kernels of a layer (attention, layernorm, GELU) on the same batch for scale.
+//
+// --training times instead what a training step runs for each of those Linears: the three
+// kernels::gemm calls on weights that are not prepacked (forward y = x W^T, input gradient
+// dx = dy W, weight gradient dW += dy^T x), the fine-tuning loop's GEMM limit.
+// --json FILE also writes the GEMM timings (per GEMM and their FLOP-weighted total) as JSON.
 //
 // Usage: bench_gemm_limit [--threads 2] [--tokens 2000] [--seconds 1] [--sweep]
+//                         [--hidden 768 --ffn 3072 --heads 12] [--training] [--json FILE]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -17,11 +24,13 @@
 #include <ctime>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "kernels/activations.h"
 #include "kernels/attention.h"
+#include "kernels/gemm.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/ref/reference.h"
@@ -78,37 +87,58 @@ double gflops(double flops, double seconds) {
   return flops / seconds / 1e9;
 }
 
-}  // namespace
+// One timed GEMM, for the --json report.
+struct GemmRecord {
+  std::string name;
+  int64_t M, N, K;
+  double flops;
+  Timing t;
+};
 
-int main(int argc, char** argv) {
-  CLI::App app{"GFLOPS of kernels::Linear on BERT-base shapes"};
-  int threads = 2;
-  int64_t tokens = 2000;
-  double seconds = 1.0;
-  bool sweep = false;
-  app.add_option("--threads", threads, "compute threads (0 = all cores)");
-  app.add_option("--tokens", tokens, "rows M of the packed batch")->check(CLI::PositiveNumber);
-  app.add_option("--seconds", seconds, "time per measurement");
-  app.add_flag("--sweep", sweep, "also time both plans for M = 1 .. 4096");
-  CLI11_PARSE(app, argc, argv);
-  threads = bertlite::util::set_compute_threads(threads);
-  std::printf(
-      "threads=%d tokens=%lld. GFLOPS = 2*M*K*N / time: wall time of the best and median "
-      "repeat,\nand per CPU-second of the process (= per core busy; with --threads 1 the figure "
-      "that\nstays meaningful on a shared, overloaded machine)\n",
-      threads, static_cast<long long>(tokens));
+// Names are plain ASCII from this file; no escaping needed.
+bool write_json(const std::string& path, const char* mode, int threads, int64_t tokens,
+                int64_t hidden, int64_t ffn, const std::vector<GemmRecord>& gemms) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  double flops = 0, best = 0, median = 0;
+  std::fprintf(f,
+               "{\"mode\": \"%s\", \"threads\": %d, \"tokens\": %lld, \"hidden\": %lld, "
+               "\"ffn\": %lld, \"gemms\": [",
+               mode, threads, static_cast<long long>(tokens), static_cast<long long>(hidden),
+               static_cast<long long>(ffn));
+  for (size_t i = 0; i < gemms.size(); ++i) {
+    const GemmRecord& g = gemms[i];
+    std::fprintf(f,
+                 "%s\n {\"name\": \"%s\", \"M\": %lld, \"N\": %lld, \"K\": %lld, "
+                 "\"flops\": %.0f, \"best_seconds\": %.9g, \"median_seconds\": %.9g, "
+                 "\"best_gflops\": %.4g, \"median_gflops\": %.4g, \"cpu_gflops\": %.4g}",
+                 i ? "," : "", g.name.c_str(), static_cast<long long>(g.M),
+                 static_cast<long long>(g.N), static_cast<long long>(g.K), g.flops, g.t.best,
+                 g.t.median, gflops(g.flops, g.t.best), gflops(g.flops, g.t.median),
+                 gflops(g.flops, g.t.cpu));
+    flops += g.flops;
+    best += g.t.best;
+    median += g.t.median;
+  }
+  std::fprintf(f,
+               "],\n \"total\": {\"flops\": %.0f, \"best_seconds\": %.9g, "
+               "\"median_seconds\": %.9g, \"best_gflops\": %.4g, \"median_gflops\": %.4g}}\n",
+               flops, best, median, gflops(flops, best), gflops(flops, median));
+  return std::fclose(f) == 0;
+}
 
-  struct Shape {
-    const char* name;
-    int64_t K, N;
-    Activation activation;
-  };
-  const Shape shapes[] = {{"attn out   768x768", 768, 768, Activation::kNone},
-                          {"fused QKV  768x2304", 768, 2304, Activation::kNone},
-                          {"FFN in     768x3072 +GELU", 768, 3072, Activation::kGeluErf},
-                          {"FFN out    3072x768", 3072, 768, Activation::kNone}};
-  const int64_t M = tokens;
-  double total_flops = 0, total_best = 0;
+struct Shape {
+  const char* key;   // for --json
+  std::string name;  // for the table
+  int64_t K, N;
+  Activation activation;
+};
+
+// Linear::forward with each plan on every shape, and the naive reference; records the default
+// plan's timings.
+std::vector<GemmRecord> time_linear_plans(std::span<const Shape> shapes, int64_t M,
+                                          double seconds) {
+  std::vector<GemmRecord> records;
   std::printf("%-27s %-10s %9s %9s %9s %9s  %s\n", "shape (KxN)", "plan", "best", "median",
               "per-cpu-s", "ms", "oneDNN impl");
   for (const Shape& s : shapes) {
@@ -122,13 +152,10 @@ int main(int argc, char** argv) {
       const char* plan_name = plan == LinearPlan::kDefault    ? "default"
                               : plan == LinearPlan::kRuntimeM ? "runtime-M"
                                                               : "per-M";
-      std::printf("%-27s %-10s %9.1f %9.1f %9.1f %9.2f  %s\n", s.name, plan_name,
+      std::printf("%-27s %-10s %9.1f %9.1f %9.1f %9.2f  %s\n", s.name.c_str(), plan_name,
                   gflops(flops, t.best), gflops(flops, t.median), gflops(flops, t.cpu),
                   t.best * 1e3, linear.implementation().c_str());
-      if (plan == LinearPlan::kDefault) {
-        total_flops += flops;
-        total_best += t.best;
-      }
+      if (plan == LinearPlan::kDefault) records.push_back({s.key, M, s.N, s.K, flops, t});
     }
     // The reference on a slice of rows: same per-row work, so GFLOPS compare directly.
     const int64_t ref_rows = std::min<int64_t>(M, 16);
@@ -139,16 +166,125 @@ int main(int argc, char** argv) {
         },
         seconds / 2);
     const double ref_flops = 2.0 * ref_rows * s.K * s.N;
-    std::printf("%-27s %-10s %9.2f %9.2f %9.2f %9s  (1 thread, %lld rows)\n", s.name, "reference",
-                gflops(ref_flops, r.best), gflops(ref_flops, r.median), gflops(ref_flops, r.cpu),
-                "-", static_cast<long long>(ref_rows));
+    std::printf("%-27s %-10s %9.2f %9.2f %9.2f %9s  (1 thread, %lld rows)\n", s.name.c_str(),
+                "reference", gflops(ref_flops, r.best), gflops(ref_flops, r.median),
+                gflops(ref_flops, r.cpu), "-", static_cast<long long>(ref_rows));
   }
-  std::printf("one layer's GEMMs (default plan): %.1f GFLOPS, %.1f ms\n",
+  return records;
+}
+
+// A training step's GEMMs for each Linear, as train/sequence_classifier.cpp calls kernels::gemm
+// (row-major, W[N, K] as nn.Linear stores it): forward y = x W^T, input gradient dx = dy W,
+// weight gradient dW += dy^T x. All three do 2 M K N FLOPs.
+std::vector<GemmRecord> time_training_gemms(std::span<const Shape> shapes, int64_t M,
+                                            double seconds) {
+  using bertlite::kernels::gemm;
+  std::vector<GemmRecord> records;
+  std::printf("%-27s %-12s %6s %6s %6s %9s %9s %9s %9s\n", "shape (KxN)", "GEMM", "M", "N", "K",
+              "best", "median", "per-cpu-s", "ms");
+  for (const Shape& s : shapes) {
+    const int64_t K = s.K, N = s.N;
+    const auto w = random_vector(N * K, 1), x = random_vector(M * K, 3);
+    const auto dy = random_vector(M * N, 4);
+    std::vector<float> y(M * N), dx(M * K), dw(N * K, 0.0f);
+    const double flops = 2.0 * M * K * N;
+    struct Call {
+      const char* what;
+      int64_t m, n, k;  // C[m, n] = op(A)[m, k] op(B)[k, n]
+      std::function<void()> fn;
+    };
+    const Call calls[] = {
+        {"forward", M, N, K,
+         [&] { gemm(false, true, M, N, K, 1.0f, x.data(), K, w.data(), K, 0.0f, y.data(), N); }},
+        {"input_grad", M, K, N,
+         [&] { gemm(false, false, M, K, N, 1.0f, dy.data(), N, w.data(), K, 0.0f, dx.data(), K); }},
+        {"weight_grad", N, K, M,
+         [&] { gemm(true, false, N, K, M, 1.0f, dy.data(), N, x.data(), K, 1.0f, dw.data(), K); }}};
+    for (const Call& c : calls) {
+      const Timing t = time_it(c.fn, seconds);
+      std::printf("%-27s %-12s %6lld %6lld %6lld %9.1f %9.1f %9.1f %9.2f\n", s.name.c_str(), c.what,
+                  static_cast<long long>(c.m), static_cast<long long>(c.n),
+                  static_cast<long long>(c.k), gflops(flops, t.best), gflops(flops, t.median),
+                  gflops(flops, t.cpu), t.best * 1e3);
+      records.push_back({std::string(s.key) + "." + c.what, c.m, c.n, c.k, flops, t});
+    }
+  }
+  return records;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "GFLOPS of kernels::Linear (or, --training, kernels::gemm) on a BERT layer's shapes"};
+  int threads = 2;
+  int64_t tokens = 2000;
+  double seconds = 1.0;
+  bool sweep = false;
+  int64_t hidden = 768, ffn = 3072, heads = 12;
+  bool training = false;
+  std::string json_path;
+  app.add_option("--threads", threads, "compute threads (0 = all cores)");
+  app.add_option("--tokens", tokens, "rows M of the packed batch")->check(CLI::PositiveNumber);
+  app.add_option("--seconds", seconds, "time per measurement");
+  app.add_flag("--sweep", sweep, "also time both plans for M = 1 .. 4096");
+  app.add_option("--hidden", hidden, "hidden size H of the model")->check(CLI::PositiveNumber);
+  app.add_option("--ffn", ffn, "FFN width I of the model")->check(CLI::PositiveNumber);
+  app.add_option("--heads", heads, "attention heads (for the attention timing; must divide H)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--training", training,
+               "time a training step's three GEMMs per Linear (kernels::gemm) instead of "
+               "Linear's plans");
+  app.add_option("--json", json_path, "also write the GEMM timings to this file as JSON");
+  CLI11_PARSE(app, argc, argv);
+  if (hidden % heads != 0) {
+    std::fprintf(stderr, "--heads %lld does not divide --hidden %lld\n",
+                 static_cast<long long>(heads), static_cast<long long>(hidden));
+    return 2;
+  }
+  threads = bertlite::util::set_compute_threads(threads);
+  std::printf(
+      "threads=%d tokens=%lld hidden=%lld ffn=%lld. GFLOPS = 2*M*K*N / time: wall time of the "
+      "best and median\nrepeat, and per CPU-second of the process (= per core busy; with "
+      "--threads 1 the figure that\nstays meaningful on a shared, overloaded machine)\n",
+      threads, static_cast<long long>(tokens), static_cast<long long>(hidden),
+      static_cast<long long>(ffn));
+
+  const auto shape_name = [](const char* what, int64_t K, int64_t N, const char* suffix) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-10s %lldx%lld%s", what, static_cast<long long>(K),
+                  static_cast<long long>(N), suffix);
+    return std::string(buf);
+  };
+  const int64_t M = tokens, H = hidden, I = ffn;
+  const Shape shapes[] = {
+      {"attn_out", shape_name("attn out", H, H, ""), H, H, Activation::kNone},
+      {"qkv", shape_name("fused QKV", H, 3 * H, ""), H, 3 * H, Activation::kNone},
+      {"ffn_in", shape_name("FFN in", H, I, training ? "" : " +GELU"), H, I, Activation::kGeluErf},
+      {"ffn_out", shape_name("FFN out", I, H, ""), I, H, Activation::kNone}};
+  std::vector<GemmRecord> records;
+  if (training) {
+    records = time_training_gemms(shapes, M, seconds);
+  } else {
+    records = time_linear_plans(shapes, M, seconds);
+  }
+  double total_flops = 0, total_best = 0;
+  for (const GemmRecord& g : records) {
+    total_flops += g.flops;
+    total_best += g.t.best;
+  }
+  std::printf("one layer's %s: %.1f GFLOPS, %.1f ms\n",
+              training ? "training GEMMs (forward + both gradients)" : "GEMMs (default plan)",
               gflops(total_flops, total_best), total_best * 1e3);
+  if (!json_path.empty() &&
+      !write_json(json_path, training ? "training" : "inference", threads, M, H, I, records)) {
+    std::fprintf(stderr, "cannot write %s\n", json_path.c_str());
+    return 1;
+  }
 
   // The rest of a layer on the same batch, packed as sequences of 128 tokens.
   {
-    const int64_t NH = 12, HD = 64, H = NH * HD, T = 128;
+    const int64_t NH = heads, HD = H / heads, T = 128;
     std::vector<int64_t> starts{0};
     while (starts.back() < M) starts.push_back(std::min(M, starts.back() + T));
     const int64_t B = int64_t(starts.size()) - 1;
@@ -162,13 +298,15 @@ int main(int argc, char** argv) {
     const Timing a = time_it(
         [&] {
           bertlite::kernels::attention_forward_packed(out.data(), qkv.data(), starts.data(), B, NH,
-                                                      HD, 1.0f / 8.0f);
+                                                      HD, 1.0f / std::sqrt(float(HD)));
         },
         seconds);
     std::printf(
-        "attention  %lld seqs x %lld tokens, 12x64 heads: %.1f GFLOPS (%.1f per CPU-s), %.2f ms\n",
-        static_cast<long long>(B), static_cast<long long>(T), gflops(attn_flops, a.best),
-        gflops(attn_flops, a.cpu), a.best * 1e3);
+        "attention  %lld seqs x %lld tokens, %lldx%lld heads: %.1f GFLOPS (%.1f per CPU-s), "
+        "%.2f ms\n",
+        static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(NH),
+        static_cast<long long>(HD), gflops(attn_flops, a.best), gflops(attn_flops, a.cpu),
+        a.best * 1e3);
     const auto in = random_vector(M * H, 5), res = random_vector(M * H, 6);
     const auto gamma = random_vector(H, 7), beta = random_vector(H, 8);
     const Timing l = time_it(
@@ -177,28 +315,28 @@ int main(int argc, char** argv) {
                                                gamma.data(), beta.data(), M, H, 1e-12f);
         },
         seconds);
-    std::printf("layernorm+residual [%lld, 768]: %.2f ms (%.1f GB/s)\n", static_cast<long long>(M),
-                l.best * 1e3, 3.0 * 4 * M * H / l.best / 1e9);
-    std::vector<float> act = random_vector(M * 3072, 9);
+    std::printf("layernorm+residual [%lld, %lld]: %.2f ms (%.1f GB/s)\n", static_cast<long long>(M),
+                static_cast<long long>(H), l.best * 1e3, 3.0 * 4 * M * H / l.best / 1e9);
+    std::vector<float> act = random_vector(M * I, 9);
     const Timing g = time_it(
         [&] {
           bertlite::kernels::gelu_forward(act.data(), int64_t(act.size()),
                                           bertlite::kernels::GeluKind::kErf);
         },
         seconds);
-    std::printf("gelu_forward (unfused) [%lld, 3072]: %.2f ms\n", static_cast<long long>(M),
-                g.best * 1e3);
+    std::printf("gelu_forward (unfused) [%lld, %lld]: %.2f ms\n", static_cast<long long>(M),
+                static_cast<long long>(I), g.best * 1e3);
   }
 
   if (sweep) {
-    const int64_t K = 768, N = 768;
+    const int64_t K = H, N = H;
     const auto w = random_vector(N * K, 1), b = random_vector(N, 2);
     const Linear runtime(w.data(), b.data(), N, K, {}, LinearPlan::kRuntimeM);
     const Linear per_m(w.data(), b.data(), N, K, {}, LinearPlan::kPerM);
     std::printf(
-        "\nM sweep, K=N=768: GFLOPS, wall (best repeat) and per CPU-second\n%6s %10s %10s %10s "
+        "\nM sweep, K=N=%lld: GFLOPS, wall (best repeat) and per CPU-second\n%6s %10s %10s %10s "
         "%10s\n",
-        "M", "runtime-M", "per-M", "rt cpu", "per-M cpu");
+        static_cast<long long>(H), "M", "runtime-M", "per-M", "rt cpu", "per-M cpu");
     for (int64_t m : {1, 2, 4, 7, 16, 33, 64, 128, 256, 512, 1024, 2000, 4096}) {
       const auto x = random_vector(m * K, 3);
       std::vector<float> y(m * N);

@@ -6,8 +6,8 @@
 // takes any M, so a packed batch of any size runs without re-planning. The optional epilogue
 // (GELU, tanh, residual add) is fused into the GEMM as oneDNN post-ops: no second pass over y.
 //
-// All oneDNN calls of bertlite live in linear.cpp, which builds against oneDNN 2.x (Debian 12)
-// and 3.x (Debian 13). With kernels::reference_mode() on, forward() runs linear_reference
+// oneDNN's matmul calls of bertlite live in linear.cpp (training's sgemm in gemm.cpp), which
+// builds against oneDNN 2.x (Debian 12) and 3.x (Debian 13). With kernels::reference_mode() on, forward() runs linear_reference
 // instead. Linear knows nothing of BERT.
 //
 // Example:

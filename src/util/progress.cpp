@@ -66,6 +66,11 @@ void ProgressBar::advance(std::int64_t n) {
   draw(false);
 }
 
+void ProgressBar::set_note(std::string note) {
+  std::lock_guard lock(mutex_);
+  note_ = std::move(note);
+}
+
 void ProgressBar::finish() {
   std::lock_guard lock(mutex_);
   if (finished_) return;
@@ -102,7 +107,8 @@ void ProgressBar::draw(bool force) {
   if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double seconds = std::chrono::duration<double>(now - start_).count();
-  std::cerr << '\r' << render(label_, done_, total_, unit_, seconds, 24) << "\033[K" << std::flush;
+  std::cerr << '\r' << render(label_, done_, total_, unit_, seconds, 24)
+            << (note_.empty() ? "" : "  " + note_) << "\033[K" << std::flush;
 }
 
 }  // namespace bertlite::util

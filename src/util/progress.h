@@ -29,6 +29,8 @@ class ProgressBar {
 
   // Adds `n` finished items. Safe to call from several threads.
   void advance(std::int64_t n);
+  // Text drawn after the counts, e.g. "loss 0.312" (a training loop's running figures).
+  void set_note(std::string note);
   // Draws the final state and erases the line. Called by the destructor if not before.
   void finish();
 
@@ -45,6 +47,7 @@ class ProgressBar {
 
   std::string label_;
   std::string unit_;
+  std::string note_;
   std::int64_t total_;
   std::int64_t done_ = 0;
   bool enabled_;

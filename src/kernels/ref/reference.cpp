@@ -114,4 +114,21 @@ void mean_pool_reference(float* out, const float* in, int64_t T, int64_t C) {
   }
 }
 
+void gemm_reference(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float beta, float* C, int64_t ldc) {
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      double sum = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double a = transpose_a ? A[k * lda + m] : A[m * lda + k];
+        const double b = transpose_b ? B[n * ldb + k] : B[k * ldb + n];
+        sum += a * b;
+      }
+      const double old = beta == 0 ? 0.0 : static_cast<double>(beta) * C[m * ldc + n];
+      C[m * ldc + n] = static_cast<float>(alpha * sum + old);
+    }
+  }
+}
+
 }  // namespace bertlite::kernels

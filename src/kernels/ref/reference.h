@@ -58,4 +58,10 @@ void mean_pool_reference(float* out,       // [C]
                          const float* in,  // [T, C]
                          int64_t T, int64_t C);
 
+// C[M, N] = alpha * op(A) op(B) + beta * C over row-major matrices, as kernels::gemm; sums in
+// double. beta == 0 ignores C's old contents.
+void gemm_reference(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float beta, float* C, int64_t ldc);
+
 }  // namespace bertlite::kernels
