@@ -10,6 +10,7 @@
 #include "bertlite/error.h"
 #include "bertlite/tokenizer.h"
 #include "commands.h"
+#include "finetune_data.h"
 #include "input_table.h"
 #include "io/model_path.h"
 #include "io/treebank.h"
@@ -41,109 +42,6 @@ struct FinetuneCliOptions {
   std::string out;
   int threads = 0;
 };
-
-// Labelled texts from a TSV/CSV/JSONL table or a treebank, with their label names.
-struct LabelledData {
-  std::string source;
-  std::vector<std::string> texts, pairs;
-  std::vector<std::string> labels;  // per row, as the file names it
-  std::vector<std::string> row_names;
-  // Per row, the label as a class index: a treebank's label, or a table's integer label
-  // ("1" -> 1); -1 for other labels.
-  std::vector<std::int32_t> indices;
-  bool treebank = false;
-};
-
-LabelledData read_labelled(const FinetuneCliOptions& options, const std::string& path,
-                           bool phrases) {
-  LabelledData data;
-  data.source = path;
-  if (io::looks_like_treebank(path)) {
-    data.treebank = true;
-    io::TreebankOptions tb;
-    tb.task = options.task == "sst5" ? io::TreebankTask::kSst5 : io::TreebankTask::kSst2;
-    tb.phrases = phrases;
-    const std::vector<std::string> names = io::treebank_label_names(tb.task);
-    for (const io::TreebankExample& e : io::read_treebank(path, tb)) {
-      data.texts.push_back(e.text);
-      data.labels.push_back(names[static_cast<std::size_t>(e.label)]);
-      data.indices.push_back(e.label);
-    }
-    if (data.texts.empty()) throw InvalidArgument(path + ": no labelled trees");
-    return data;
-  }
-  if (phrases) {
-    throw InvalidArgument(path + ": --phrases needs a treebank file (data/sst/train.txt)");
-  }
-  TableInputOptions table = options.train;
-  table.path = path;
-  const InputTexts input = read_input_texts(table, /*with_labels=*/true);
-  data.texts = input.texts;
-  data.labels = input.labels;
-  for (std::size_t i = 0; i < input.texts.size(); ++i) {
-    data.row_names.push_back(input.row_name(i));
-    const std::string& label = input.labels[i];
-    const bool digits =
-        !label.empty() && label.size() < 6 &&
-        std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; });
-    data.indices.push_back(digits ? std::stoi(label) : -1);
-  }
-  if (!options.pair_column.empty()) {
-    table.text_column = options.pair_column;
-    data.pairs = read_input_texts(table).texts;
-  }
-  return data;
-}
-
-bool is_index_names(const std::vector<std::string>& names) {
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != std::to_string(i)) return false;
-  }
-  return true;
-}
-
-// Class codes of `data` in the training classes `names`. A label the training data lacks is an
-// error naming the row, with one exception: a class index stands for the class (the label 1 of
-// data/sst2/dev.tsv for the treebank's "positive", a treebank's label for "1") unless the
-// training labels are other numbers, where an index would be ambiguous.
-std::vector<std::int32_t> codes_in(const LabelledData& data, const std::vector<std::string>& names,
-                                   const std::string& names_source) {
-  const bool numeric_names = learn::encode_labels(names).numeric;
-  const bool indices_allowed = !numeric_names || is_index_names(names);
-  std::vector<std::int32_t> codes(data.labels.size());
-  for (std::size_t i = 0; i < data.labels.size(); ++i) {
-    const auto it = std::find(names.begin(), names.end(), data.labels[i]);
-    if (it != names.end()) {
-      codes[i] = static_cast<std::int32_t>(it - names.begin());
-      continue;
-    }
-    const std::int32_t index = data.indices.empty() ? -1 : data.indices[i];
-    if (indices_allowed && index >= 0 && index < std::ssize(names)) {
-      codes[i] = index;
-      continue;
-    }
-    const std::string where = i < data.row_names.size() ? data.row_names[i] : data.source;
-    std::string known;
-    for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw InvalidArgument(where + ": label '" + data.labels[i] + "' is not one of the labels of " +
-                          names_source + " (" + known + ")");
-  }
-  return codes;
-}
-
-void print_label_counts(const char* what, const LabelledData& data,
-                        const std::vector<std::int32_t>& codes,
-                        const std::vector<std::string>& names) {
-  std::vector<std::int64_t> counts(names.size(), 0);
-  for (std::int32_t c : codes) ++counts[static_cast<std::size_t>(c)];
-  std::printf("%s %s rows from %s:", what, util::format_count(std::ssize(codes)).c_str(),
-              data.source.c_str());
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    std::printf(" %s %s (%.1f%%)", names[k].c_str(), util::format_count(counts[k]).c_str(),
-                100.0 * static_cast<double>(counts[k]) / static_cast<double>(codes.size()));
-  }
-  std::printf("\n");
-}
 
 nlohmann::json result_json(const train::FinetuneResult& r, const FinetuneCliOptions& options,
                            int threads, std::int64_t examples) {
@@ -202,27 +100,19 @@ void run(FinetuneCliOptions options) {
   options.loop.checkpoint_dir = checkpoint;
 
   // Data, all checked before the model is read.
-  const LabelledData train_data = read_labelled(options, options.train.path, options.phrases);
-  const std::vector<std::string> names =
-      train_data.treebank
-          ? io::treebank_label_names(options.task == "sst5" ? io::TreebankTask::kSst5
-                                                            : io::TreebankTask::kSst2)
-          : learn::encode_labels(train_data.labels).names;
+  LabelledSource source;
+  source.table = options.train;
+  source.pair_column = options.pair_column;
+  source.task = options.task == "sst5" ? io::TreebankTask::kSst5 : io::TreebankTask::kSst2;
+  const LabelledData train_data = read_labelled(source, options.train.path, options.phrases);
+  const std::vector<std::string> names = class_names(train_data, source.task);
   const std::vector<std::int32_t> train_codes = codes_in(train_data, names, train_data.source);
-  {
-    std::vector<bool> seen(names.size(), false);
-    for (std::int32_t c : train_codes) seen[static_cast<std::size_t>(c)] = true;
-    if (std::count(seen.begin(), seen.end(), true) < 2) {
-      throw InvalidArgument(train_data.source + ": every row has the label '" +
-                            names[static_cast<std::size_t>(train_codes.front())] +
-                            "'; a classifier needs at least two classes");
-    }
-  }
+  require_two_classes(train_data, train_codes, names);
   print_label_counts("train:", train_data, train_codes, names);
   LabelledData eval_data;
   std::vector<std::int32_t> eval_codes;
   if (!options.eval.empty()) {
-    eval_data = read_labelled(options, options.eval, /*phrases=*/false);
+    eval_data = read_labelled(source, options.eval, /*phrases=*/false);
     eval_codes = codes_in(eval_data, names, train_data.source);
     print_label_counts("eval: ", eval_data, eval_codes, names);
   }
@@ -256,34 +146,9 @@ void run(FinetuneCliOptions options) {
   std::printf("\n");
   std::fflush(stdout);
 
-  std::unique_ptr<util::ProgressBar> bar;
-  std::int64_t epochs = options.loop.epochs;
-  train::FinetuneHooks hooks;
-  hooks.epoch_started = [&](std::int64_t epoch, std::int64_t tokens) {
-    bar = std::make_unique<util::ProgressBar>(
-        "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs), tokens, "tokens");
-  };
-  hooks.step_done = [&](std::int64_t tokens, double loss) {
-    char note[32];
-    std::snprintf(note, sizeof note, "loss %.4f", loss);
-    bar->set_note(note);
-    bar->advance(tokens);
-  };
-  hooks.epoch_done = [&](const train::EpochMetrics& m) {
-    bar->finish();
-    std::printf("epoch %lld/%lld: train loss %.4f", static_cast<long long>(m.epoch),
-                static_cast<long long>(epochs), m.train_loss);
-    if (m.eval_accuracy >= 0) {
-      std::printf(", eval accuracy %.4f, eval loss %.4f", m.eval_accuracy, m.eval_loss);
-    }
-    std::printf(", %s, %s tokens/s\n", util::format_duration(m.seconds).c_str(),
-                util::format_count(std::llround(m.tokens_per_second)).c_str());
-    std::fflush(stdout);
-  };
-  hooks.note = [](const std::string& message) { std::printf("%s\n", message.c_str()); };
-
   const train::FinetuneResult result =
-      train::finetune(model, train_set.examples, eval_set.examples, options.loop, hooks);
+      train::finetune(model, train_set.examples, eval_set.examples, options.loop,
+                      console_hooks(options.loop.epochs));
   model.save(out);
   util::write_file_atomic(
       out / "training.json",

@@ -1,6 +1,7 @@
 // cli/guide_command.cpp - `bertlite guide`: the "first BERT" walkthrough, step by step, printing
 // what its notebook prints, with real numbers; then the same on all of train -> dev; then an
-// illustrated report.
+// illustrated report. With --finetune, the walkthrough's "next step" too: every weight trained,
+// scored on the same dev sentences.
 //
 // The notebook (REFERENCE.md section 1): read SST-2 train.tsv; keep the first 2,000 rows;
 // tokenize with [CLS]/[SEP]; pad to the longest and mask; run DistilBERT; keep each sentence's
@@ -18,6 +19,7 @@
 
 #include "bertlite/error.h"
 #include "commands.h"
+#include "finetune_data.h"
 #include "input_table.h"
 #include "io/model_path.h"
 #include "learn/labels.h"
@@ -28,6 +30,8 @@
 #include "learn_helpers.h"
 #include "model/feature_cache.h"
 #include "report/guide_report.h"
+#include "train/finetune.h"
+#include "util/memory.h"
 #include "util/progress.h"
 #include "util/threads.h"
 
@@ -51,6 +55,11 @@ struct GuideOptions {
   std::string example = "a visually stunning rumination on love";
   int threads = 0;
   bool no_cache = false;
+  // The next step: fine-tune the whole model.
+  bool finetune = false;
+  std::string finetune_train;  // empty: --train; a treebank file trains on its phrases
+  std::int64_t finetune_epochs = 2;
+  float finetune_lr = 1e-4f;
 };
 
 // The project's bundled data when run from elsewhere: data/sst2 beside the sources.
@@ -211,6 +220,98 @@ void print_experiment(const report::Experiment& e) {
   }
 }
 
+// The fine-tuning step's data, read and checked before anything long runs.
+struct FinetuneData {
+  LabelledData train, dev;
+  std::vector<std::string> names;
+  std::vector<std::int32_t> train_codes, dev_codes;
+};
+
+FinetuneData read_finetune_data(const GuideOptions& options) {
+  FinetuneData data;
+  const LabelledSource source;  // the guide's TSV layout: sentence<TAB>label
+  const std::string train =
+      find_data(options.finetune_train.empty() ? options.train : options.finetune_train);
+  data.train = read_labelled(source, train, /*phrases=*/io::looks_like_treebank(train));
+  data.names = class_names(data.train, source.task);
+  data.train_codes = codes_in(data.train, data.names, data.train.source);
+  require_two_classes(data.train, data.train_codes, data.names);
+  data.dev = read_labelled(source, find_data(options.dev), /*phrases=*/false);
+  data.dev_codes = codes_in(data.dev, data.names, data.train.source);
+  return data;
+}
+
+// Step 9: every weight of the encoder trained with a classification head, scored on dev.
+report::Finetuning finetune_step(const GuideOptions& options, const FinetuneData& data,
+                                 const fs::path& folder, int threads) {
+  train::ClassifierOptions classifier_options;
+  classifier_options.labels = data.names;
+  classifier_options.init_seed = options.seed;
+  train::SequenceClassifier model = train::SequenceClassifier::load(folder, classifier_options);
+  const Tokenizer tokenizer = Tokenizer::from_folder(folder);
+  const std::size_t max_length =
+      std::min<std::size_t>(128, static_cast<std::size_t>(model.config().max_positions));
+  const train::EncodedExamples train_set = train::encode_examples(
+      tokenizer, data.train.texts, {}, data.train_codes, max_length, threads);
+  const train::EncodedExamples dev_set =
+      train::encode_examples(tokenizer, data.dev.texts, {}, data.dev_codes, max_length, threads);
+
+  train::FinetuneOptions loop;
+  loop.epochs = options.finetune_epochs;
+  loop.lr = options.finetune_lr;
+  loop.seed = options.seed;
+  std::printf(
+      "\n[9] the walkthrough's next step: fine-tune every weight (%s head, %s parameters) on "
+      "%s %s of %s, %lld epochs, lr %g\n",
+      train::head_kind_name(model.head()), util::format_count(model.parameter_count()).c_str(),
+      util::format_count(std::ssize(data.train.texts)).c_str(),
+      data.train.treebank ? "phrases" : "sentences", data.train.source.c_str(),
+      static_cast<long long>(loop.epochs), static_cast<double>(loop.lr));
+  std::fflush(stdout);
+  // The console's progress, and each epoch's last step for the loss figure.
+  std::vector<std::int64_t> end_steps;
+  std::int64_t steps = 0;
+  train::FinetuneHooks hooks = console_hooks(loop.epochs);
+  hooks.step_done = [steps = &steps, inner = hooks.step_done](std::int64_t tokens, double loss) {
+    ++*steps;
+    inner(tokens, loss);
+  };
+  hooks.epoch_done = [&, inner = hooks.epoch_done](const train::EpochMetrics& m) {
+    end_steps.push_back(steps);
+    std::printf("    ");
+    inner(m);
+  };
+  const train::FinetuneResult result =
+      train::finetune(model, train_set.examples, dev_set.examples, loop, hooks);
+
+  report::Finetuning f;
+  f.title = "Fine-tuned on " + util::format_count(std::ssize(data.train.texts)) +
+            (data.train.treebank ? " phrases" : " sentences") + ", " +
+            std::to_string(result.epochs.size()) +
+            (result.epochs.size() == 1 ? " epoch" : " epochs");
+  f.train_source = data.train.source;
+  f.train_rows = std::ssize(data.train.texts);
+  f.eval_rows = std::ssize(data.dev.texts);
+  f.head = train::head_kind_name(model.head());
+  f.lr = loop.lr;
+  f.batch_tokens = loop.batching.batch_tokens;
+  f.step_losses = result.step_losses;
+  for (std::size_t e = 0; e < result.epochs.size(); ++e) {
+    const train::EpochMetrics& m = result.epochs[e];
+    f.epochs.push_back(
+        {m.epoch, end_steps[e], m.train_loss, m.eval_loss, m.eval_accuracy, m.seconds});
+  }
+  f.best_epoch = result.best_epoch;
+  f.seconds = result.train_seconds;
+  f.tokens_per_second = result.tokens_per_second;
+  f.peak_rss_mib = static_cast<double>(util::peak_rss_bytes()) / (1024.0 * 1024.0);
+  const report::FinetuneEpoch& best = f.epochs[static_cast<std::size_t>(f.best_epoch - 1)];
+  std::printf("    fine-tuned -> accuracy on the %s dev sentences: %.3f (epoch %lld kept), %s\n",
+              util::format_count(f.eval_rows).c_str(), best.eval_accuracy,
+              static_cast<long long>(best.epoch), util::format_duration(f.seconds).c_str());
+  return f;
+}
+
 void run(const GuideOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const int threads = util::set_compute_threads(options.threads);
@@ -218,6 +319,11 @@ void run(const GuideOptions& options) {
   if (!options.precision.empty()) precision = kernels::parse_precision(options.precision);
   const std::vector<double> grid = learn::parse_grid(options.grid);
   if (options.rows < 8) throw InvalidArgument("--rows must be at least 8");
+  if (options.finetune_epochs < 1) throw InvalidArgument("--finetune-epochs must be at least 1");
+  if (!(options.finetune_lr > 0)) throw InvalidArgument("--finetune-lr must be positive");
+  // Bad fine-tuning data fails now, not after the walkthrough.
+  const std::optional<FinetuneData> finetune_data =
+      options.finetune ? std::optional(read_finetune_data(options)) : std::nullopt;
 
   const fs::path folder = io::resolve_model(options.model);
   const auto load_start = std::chrono::steady_clock::now();
@@ -452,6 +558,16 @@ void run(const GuideOptions& options) {
     rep.experiments.push_back(std::move(full));
   }
 
+  if (finetune_data) {
+    rep.finetuning = finetune_step(options, *finetune_data, folder, threads);
+    rep.timings.push_back(
+        {"fine-tune " + std::to_string(options.finetune_epochs) +
+             (options.finetune_epochs == 1 ? " epoch" : " epochs"),
+         rep.finetuning->seconds,
+         util::format_count(static_cast<std::int64_t>(rep.finetuning->tokens_per_second)) +
+             " tokens/s"});
+  }
+
   rep.total_seconds = since(started);
   rep.references = {{"BERT-base [CLS] + logistic regression, SST (SentEval)", 0.8413},
                     {"BERT-base mean + logistic regression, SST (SentEval)", 0.8440},
@@ -472,7 +588,8 @@ void add_guide_command(CLI::App& app) {
       "guide",
       "The \"first BERT\" walkthrough, step by step, on SST-2: tokens, padded shape, [CLS]\n"
       "features, a 75/25 split, logistic regression, a baseline, a grid search over C; then\n"
-      "all of train -> dev with [CLS] and mean pooling; then an illustrated HTML report.\n"
+      "all of train -> dev with [CLS] and mean pooling; with --finetune, the next step, the\n"
+      "whole model fine-tuned; then an illustrated HTML report.\n"
       "Features are cached on disk ($BERTLITE_CACHE, else ~/.cache/bertlite), so a second\n"
       "run skips the encoder.");
   cmd->add_option("-m,--model", options->model, "Model folder or name")->capture_default_str();
@@ -503,6 +620,17 @@ void add_guide_command(CLI::App& app) {
   cmd->add_flag("--no-normalize", options->no_normalize,
                 "Keep raw vectors even where the model L2-normalizes its embeddings");
   cmd->add_flag("--no-cache", options->no_cache, "Always run the encoder");
+  cmd->add_flag("--finetune", options->finetune,
+                "Also take the walkthrough's next step: fine-tune every weight on the training "
+                "data and score it on --dev (a few minutes on 2 cores)");
+  cmd->add_option("--finetune-train", options->finetune_train,
+                  "Data to fine-tune on (default: --train); a treebank file such as "
+                  "data/sst/train.txt trains on its labelled phrases, the GLUE way");
+  cmd->add_option("--finetune-epochs", options->finetune_epochs, "Fine-tuning epochs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--finetune-lr", options->finetune_lr, "Fine-tuning's peak learning rate")
+      ->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
       ->capture_default_str();
   cmd->callback([options] { run(*options); });

@@ -152,8 +152,9 @@ def last_json_line(stdout: str, what: str) -> dict:
 # the fields of OUT/training.json the table reads. Adapt them here if the CLI changes.
 
 def bertlite_cmd(args, train: Path, out: Path) -> list[str]:
+    # --head pooler: the peers' BertForSequenceClassification head, whatever bertlite's default.
     return [str(args.bertlite), "finetune", "--model", str(args.model), "--train", str(train),
-            "--epochs", str(args.epochs), "--lr", str(args.lr),
+            "--head", "pooler", "--epochs", str(args.epochs), "--lr", str(args.lr),
             "--batch-tokens", str(args.batch_tokens), "--max-length", str(args.max_length),
             "--seed", str(args.seed), "--threads", str(args.threads),
             "--warmup", str(args.warmup), "--weight-decay", str(args.weight_decay),

@@ -8,13 +8,10 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernel_clones.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/reference.h"
 #include "kernels/vec_math.h"
 
@@ -223,34 +220,14 @@ void attention_packed_strided(const SequenceView& all, const int64_t* seq_starts
     }
     return;
   }
-  const int64_t tasks = B * NH;
-  const int threads = static_cast<int>(std::min<int64_t>(sync_compute_threads(), tasks));
-  // Scratch for every thread, allocated here because an allocation failure must not be thrown
-  // inside the OpenMP region.
   const int64_t Tp = round_up(max_T, kCols);
-  const int64_t per_thread = static_cast<int64_t>(scratch_floats(max_T, HD));
-  std::vector<float> scratch(static_cast<size_t>(per_thread * std::max(threads, 1)));
-  auto run = [&](int64_t task, int thread) {
+  const auto per_thread = static_cast<int64_t>(scratch_floats(max_T, HD));
+  detail::parallel_tasks(B * NH, per_thread, [&](int64_t task, float* base) {
     const int64_t b = task / NH, head = task % NH;
     const int64_t T = seq_starts[b + 1] - seq_starts[b];
     if (T == 0) return;
-    float* base = scratch.data() + thread * per_thread;
     attend_head(view_of(b), head, T, first_only ? 1 : T, HD, scale, Scratch{base, base + HD * Tp});
-  };
-  if (threads <= 1) {
-    for (int64_t task = 0; task < tasks; ++task) run(task, 0);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; ++task) run(task, thread);
-  }
+  });
 }
 
 }  // namespace

@@ -21,9 +21,10 @@ constexpr int64_t kRowGrain = 16;
 // few channels in the hundreds next to many near zero, and in float the one-pass formula loses
 // most of the variance's digits to cancellation; double two-pass costs nothing measurable at
 // these widths and keeps the fast path within a few float ulps of the double reference.
-KERNEL_CLONES void layernorm_rows(float* out, float* mean_out, float* rstd_out, const float* in,
-                                  const float* residual, const float* gamma, const float* beta,
-                                  int64_t row_begin, int64_t row_end, int64_t C, float eps) {
+KERNEL_CLONES void layernorm_rows(float* out, float* mean_out, float* rstd_out, float* xhat,
+                                  const float* in, const float* residual, const float* gamma,
+                                  const float* beta, int64_t row_begin, int64_t row_end, int64_t C,
+                                  float eps) {
   for (int64_t m = row_begin; m < row_end; ++m) {
     float* y = out + m * C;
     const float* x = in + m * C;
@@ -50,8 +51,17 @@ KERNEL_CLONES void layernorm_rows(float* out, float* mean_out, float* rstd_out, 
     }
     const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(C) + eps);
     const float mean_f = static_cast<float>(mean), rstd_f = static_cast<float>(rstd);
+    if (xhat != nullptr) {
+      float* n = xhat + m * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - mean_f) * rstd_f * gamma[c] + beta[c];
+      for (int64_t c = 0; c < C; ++c) {
+        n[c] = (x[c] - mean_f) * rstd_f;
+        y[c] = n[c] * gamma[c] + beta[c];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - mean_f) * rstd_f * gamma[c] + beta[c];
+    }
     if (mean_out != nullptr) mean_out[m] = mean_f;
     if (rstd_out != nullptr) rstd_out[m] = rstd_f;
   }
@@ -60,7 +70,8 @@ KERNEL_CLONES void layernorm_rows(float* out, float* mean_out, float* rstd_out, 
 }  // namespace
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* residual,
-                       const float* gamma, const float* beta, int64_t M, int64_t C, float eps) {
+                       const float* gamma, const float* beta, int64_t M, int64_t C, float eps,
+                       float* xhat) {
   if (M < 0 || C < 1) {
     throw InvalidArgument("layernorm_forward: need M >= 0 and C >= 1, got M=" + std::to_string(M) +
                           " C=" + std::to_string(C));
@@ -71,10 +82,10 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* in, co
     throw InvalidArgument("layernorm_forward: null out, in, gamma or beta");
   }
   if (reference_mode()) {
-    return layernorm_reference(out, mean, rstd, in, residual, gamma, beta, M, C, eps);
+    return layernorm_reference(out, mean, rstd, in, residual, gamma, beta, M, C, eps, xhat);
   }
   detail::parallel_chunks(M, kRowGrain, [&](int64_t begin, int64_t end) {
-    layernorm_rows(out, mean, rstd, in, residual, gamma, beta, begin, end, C, eps);
+    layernorm_rows(out, mean, rstd, xhat, in, residual, gamma, beta, begin, end, C, eps);
   });
 }
 

@@ -6,6 +6,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "kernels/dispatch.h"
 
@@ -26,6 +31,32 @@ void parallel_chunks(int64_t n, int64_t grain, const Body& body) {
   }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+}
+
+// Runs body(task, scratch) for task in [0, tasks) on the compute threads, one task at a time per
+// thread (tasks of uneven size: attention's (sequence, head) pairs), each thread with its own
+// `scratch_floats` floats. The scratch is allocated here, before the parallel region, because an
+// allocation failure must not be thrown inside it.
+template <class Body>
+void parallel_tasks(int64_t tasks, int64_t scratch_floats, const Body& body) {
+  if (tasks <= 0) return;
+  const int threads = static_cast<int>(std::min<int64_t>(sync_compute_threads(), tasks));
+  const int64_t per_thread = std::max<int64_t>(scratch_floats, 1);
+  std::vector<float> scratch(static_cast<size_t>(per_thread * std::max(threads, 1)));
+  if (threads <= 1) {
+    for (int64_t task = 0; task < tasks; ++task) body(task, scratch.data());
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    const int thread = omp_get_thread_num();
+#else
+    const int thread = 0;
+#endif
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) body(task, scratch.data() + thread * per_thread);
+  }
 }
 
 }  // namespace bertlite::kernels::detail

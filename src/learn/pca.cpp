@@ -9,6 +9,7 @@
 
 #include "bertlite/error.h"
 #include "kernels/kernel_clones.h"
+#include "util/random.h"
 #include "util/threads.h"
 
 namespace bertlite::learn {
@@ -163,14 +164,8 @@ Pca fit_pca(const MatrixView& x, int n_components, int threads) {
   // Subspace iteration from a fixed pseudo-random block (splitmix64), so results repeat.
   const std::int64_t p = std::min<std::int64_t>(d, std::max<std::int64_t>(2 * k, k + 10));
   std::vector<double> q(static_cast<std::size_t>(d * p)), z(q.size()), next(q.size());
-  std::uint64_t state = 0x9E3779B97F4A7C15ull;
-  for (double& v : q) {
-    std::uint64_t s = (state += 0x9E3779B97F4A7C15ull);
-    s = (s ^ (s >> 30)) * 0xBF58476D1CE4E5B9ull;
-    s = (s ^ (s >> 27)) * 0x94D049BB133111EBull;
-    s ^= s >> 31;
-    v = static_cast<double>(s >> 11) * 0x1.0p-53 - 0.5;
-  }
+  util::SplitMix64 rng(0x9E3779B97F4A7C15ull);
+  for (double& v : q) v = rng.uniform() - 0.5;
   orthonormalize(q, d, p);
   std::vector<double> projected(static_cast<std::size_t>(p * p)), values, vectors;
   constexpr int kMaxRounds = 5000;

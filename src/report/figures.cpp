@@ -635,6 +635,12 @@ std::string summary_figure(const GuideReport& r) {
     rows.push_back({e.title, e.accuracy, 0, kGreen, false,
                     "C = " + format_short(e.best_C) + ", " + format_int(e.test_rows) + " rows"});
   }
+  if (r.finetuning && !r.finetuning->epochs.empty()) {
+    const Finetuning& f = *r.finetuning;
+    const FinetuneEpoch& best = f.epochs[static_cast<std::size_t>(f.best_epoch - 1)];
+    rows.push_back({f.title, best.eval_accuracy, 0, kVermillion, false,
+                    "all weights trained, " + format_int(f.eval_rows) + " rows"});
+  }
   for (const Reference& ref : r.references) {
     rows.push_back({ref.name, ref.accuracy, 0, grey, true, "published"});
   }
@@ -773,6 +779,114 @@ std::string cv_figure(const Experiment& e, int number) {
     svg.text(right_half ? bx - 8 : bx + 8, plot.top - 12, label, right_half ? "end" : "start",
              "strong", text_style(hex(kVermillion)));
   }
+  return svg.finish();
+}
+
+// ---- fig-loss -------------------------------------------------------------------------------
+
+std::string loss_figure(const Finetuning& f) {
+  const double width = kFullWidth, height = 400;
+  const Plot plot{70, 56, width - 30, height - 66};
+  Svg svg("fig-loss", "fig-loss", width, height,
+          "Training loss at every step of fine-tuning, and the held-out loss after each epoch");
+  const std::vector<double>& losses = f.step_losses;
+  if (losses.empty()) {
+    svg.text(width / 2, height / 2, "no training steps", "middle", "note");
+    return svg.finish();
+  }
+  // A trailing mean over about a fiftieth of the run: the trend under the batch-to-batch noise.
+  const std::size_t window = std::max<std::size_t>(1, losses.size() / 50);
+  // A step whose loss is not finite is left out of both lines.
+  auto finite_or_zero = [&](std::size_t i) { return std::isfinite(losses[i]) ? losses[i] : 0.0; };
+  std::vector<double> smooth(losses.size());
+  double sum = 0;
+  std::size_t finite = 0;
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    sum += finite_or_zero(i);
+    finite += std::isfinite(losses[i]) ? 1 : 0;
+    if (i >= window) {
+      sum -= finite_or_zero(i - window);
+      finite -= std::isfinite(losses[i - window]) ? 1 : 0;
+    }
+    smooth[i] = finite > 0 ? sum / static_cast<double>(finite) : std::nan("");
+  }
+  // The axis ends at the 99th percentile of the steps' losses, so one bad batch does not flatten
+  // the curve (it is drawn clipped at the top).
+  std::vector<double> sorted;
+  for (double v : losses) {
+    if (std::isfinite(v)) sorted.push_back(v);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  double hi = sorted.empty() ? 0 : sorted[(sorted.size() - 1) * 99 / 100];
+  for (double v : smooth) {
+    if (std::isfinite(v)) hi = std::max(hi, v);
+  }
+  for (const FinetuneEpoch& e : f.epochs) {
+    if (std::isfinite(e.eval_loss)) hi = std::max(hi, e.eval_loss);
+  }
+  const Ticks y_ticks = nice_ticks(0, hi > 0 ? hi : 1, 5);
+  const Ticks x_ticks = nice_ticks(0, static_cast<double>(losses.size()), 8);
+  const Scale x{0, x_ticks.hi, plot.left, plot.right};
+  const Scale y{y_ticks.lo, y_ticks.hi, plot.bottom, plot.top};
+  x_axis(svg, plot, x, x_ticks.values, tick_labels(x_ticks.values, x_ticks.decimals, false));
+  y_axis(svg, plot, y, y_ticks.values, y_ticks.decimals);
+  x_title(svg, plot, "optimizer step");
+  y_title(svg, plot, "cross-entropy loss");
+  auto clamp_y = [&](double v) {
+    return y(std::isfinite(v) ? std::clamp(v, y_ticks.lo, y_ticks.hi) : y_ticks.hi);
+  };
+  auto polyline = [&](const std::vector<double>& values) {
+    std::string d;
+    bool pen_down = false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) {
+        pen_down = false;
+        continue;
+      }
+      d += (pen_down ? "L" : "M") + coord(x(static_cast<double>(i + 1))) + " " +
+           coord(clamp_y(values[i]));
+      pen_down = true;
+    }
+    return d.empty() ? std::string("M0 0") : d;
+  };
+  if (window > 1) {
+    svg.path(polyline(losses), "fill=\"none\" " + fill_attr("stroke", hex(kBlue)) +
+                                   " stroke-opacity=\"0.28\" stroke-width=\"1\"");
+  }
+  svg.path(polyline(smooth), "fill=\"none\" " + fill_attr("stroke", hex(kBlue)) +
+                                 " stroke-width=\"2.4\" stroke-linejoin=\"round\"");
+  // Each epoch's end: a dashed line, the held-out loss as a dot, the accuracy written above.
+  for (const FinetuneEpoch& e : f.epochs) {
+    const double ex = x(static_cast<double>(
+        std::clamp<std::int64_t>(e.end_step, 0, static_cast<std::int64_t>(losses.size()))));
+    svg.line(ex, plot.top, ex, plot.bottom, kAxis, "stroke-dasharray=\"4 4\"");
+    svg.open_group();
+    svg.circle(ex, clamp_y(e.eval_loss), 6, hex(kVermillion),
+               std::string("stroke=\"#ffffff\" stroke-width=\"1.5\""));
+    svg.tooltip("epoch " + std::to_string(e.epoch) + ": held-out loss " +
+                format_fixed(e.eval_loss, 4) + ", accuracy " + format_fixed(e.eval_accuracy, 4));
+    svg.close_group();
+    const bool best = e.epoch == f.best_epoch;
+    const std::string label = "epoch " + std::to_string(e.epoch) + ": " +
+                              format_fixed(e.eval_accuracy, 3) + (best ? " (kept)" : "");
+    const double room = std::max(60.0, (plot.right - plot.left) / std::ssize(f.epochs) - 12);
+    svg.text(ex - 6, plot.top - 10, fit_text(label, room, 13), "end", best ? "strong" : "",
+             text_style(hex(kVermillion)));
+  }
+  // The legend, top left inside the plot.
+  const double lx = plot.left + 14, ly = plot.bottom - 58;
+  svg.rect(lx - 8, ly - 14, 400, 68, "#ffffff", "opacity=\"0.85\"");
+  svg.line(lx, ly, lx + 26, ly, hex(kBlue), "stroke-width=\"2.4\"");
+  svg.text(lx + 34, ly + 4,
+           window > 1 ? "training loss, mean of the last " + std::to_string(window) + " steps"
+                      : std::string("training loss of each step's batch"),
+           "start", "note");
+  if (window > 1) {
+    svg.line(lx, ly + 20, lx + 26, ly + 20, hex(kBlue), "stroke-opacity=\"0.35\"");
+    svg.text(lx + 34, ly + 24, "each step's batch", "start", "note");
+  }
+  svg.circle(lx + 13, ly + 40, 5, hex(kVermillion));
+  svg.text(lx + 34, ly + 44, "held-out loss after the epoch (its accuracy above)", "start", "note");
   return svg.finish();
 }
 

@@ -35,6 +35,9 @@ std::string cv_figure(const Experiment& experiment, int number);
 std::string confusion_figure(const Experiment& experiment, int number);
 // fig-pca-N: the training rows on their first two principal components, coloured by label.
 std::string pca_figure(const Experiment& experiment, int number);
+// fig-loss: the training loss of every optimizer step (and its moving average), the epochs'
+// ends marked with the held-out loss and accuracy.
+std::string loss_figure(const Finetuning& finetuning);
 // The per-class precision / recall / F1 table (HTML).
 std::string class_table(const Experiment& experiment);
 // table-mistakes-N: the test sentences the classifier was most confidently wrong about (HTML).

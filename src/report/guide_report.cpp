@@ -152,6 +152,17 @@ void validate(const GuideReport& r) {
                                           std::to_string(e.pca_variance.size()) +
                                           " entries, expected at most 2");
   }
+  if (r.finetuning) {
+    const Finetuning& f = *r.finetuning;
+    check(f.epochs.empty() || (f.best_epoch >= 1 && f.best_epoch <= std::ssize(f.epochs)),
+          "finetuning.best_epoch is " + std::to_string(f.best_epoch) + ", expected 1.." +
+              std::to_string(f.epochs.size()));
+    for (const FinetuneEpoch& e : f.epochs) {
+      check(e.end_step >= 0 && e.end_step <= std::ssize(f.step_losses),
+            "finetuning epoch " + std::to_string(e.epoch) + " ends at step " +
+                std::to_string(e.end_step) + " of " + std::to_string(f.step_losses.size()));
+    }
+  }
 }
 
 std::string fact(std::string_view term, std::string_view value, std::string_view sub = {}) {
@@ -216,6 +227,10 @@ std::string header(const GuideReport& r) {
   for (std::size_t k = 0; k < r.experiments.size(); ++k) {
     html += "<a href=\"#experiment-" + std::to_string(k + 1) + "\">" + std::to_string(k + 4) +
             ". " + escape_html(r.experiments[k].title) + "</a>";
+  }
+  if (r.finetuning) {
+    html += "<a href=\"#finetune\">" + std::to_string(r.experiments.size() + 4) +
+            ". The next step: fine-tuning</a>";
   }
   return html + "</nav></header>";
 }
@@ -319,6 +334,60 @@ std::string experiment_section(const Experiment& e, int number) {
   return html;
 }
 
+std::string finetune_section(const GuideReport& r, int number) {
+  const Finetuning& f = *r.finetuning;
+  std::string html = "<section id=\"finetune\"><h2><span class=\"number\">" +
+                     std::to_string(number) + "</span>The next step: fine-tuning</h2>";
+  html +=
+      "<p>The walkthrough stops at frozen features and notes that training the whole model "
+      "does better. Here every weight of the encoder is trained, with a small classification "
+      "head (" +
+      escape_html(f.head) + ") on top, on the " + format_int(f.train_rows) + " rows of " +
+      escape_html(f.train_source) + " (AdamW, peak learning rate " + format_short(f.lr) +
+      ", warmup then linear decay, batches of up to " + format_int(f.batch_tokens) +
+      " tokens), and scored after each epoch on the " + format_int(f.eval_rows) +
+      " held-out rows; the best epoch is kept.</p>";
+  if (f.epochs.empty()) return html + "</section>";
+  const FinetuneEpoch& best = f.epochs[static_cast<std::size_t>(f.best_epoch - 1)];
+  double frozen = -1;
+  for (std::size_t k = 1; k < r.experiments.size(); ++k) {
+    frozen = std::max(frozen, r.experiments[k].accuracy);
+  }
+  html += "<div class=\"cards\">";
+  html += card(format_fixed(best.eval_accuracy, 3),
+               "held-out accuracy, epoch " + std::to_string(best.epoch));
+  if (frozen >= 0) {
+    const double gain = best.eval_accuracy - frozen;
+    html += card((gain >= 0 ? "+" : "") + format_fixed(gain, 3),
+                 "over frozen features (" + format_fixed(frozen, 3) + ")");
+  }
+  html += card(format_int(std::ssize(f.epochs)) + " / " + format_int(std::ssize(f.step_losses)),
+               "epochs / optimizer steps");
+  html +=
+      card(format_fixed(f.seconds, 0) + " s",
+           format_int(static_cast<std::int64_t>(std::llround(f.tokens_per_second))) + " tokens/s");
+  if (f.peak_rss_mib > 0)
+    html += card(format_int(std::llround(f.peak_rss_mib)) + " MiB", "peak memory");
+  html += "</div>";
+  html += "<figure class=\"wide\">" + loss_figure(f) +
+          "<figcaption>Blue: the cross-entropy of each optimizer step&rsquo;s batch, while "
+          "training (dropout on). Orange: the loss on the held-out rows after each epoch, with "
+          "its accuracy above. A held-out loss that rises while the training loss keeps "
+          "falling is the model learning its training rows by heart.</figcaption></figure>";
+  html +=
+      "<div class=\"table-scroll\"><table class=\"metrics\"><thead><tr><th>epoch</th><th>"
+      "training loss</th><th>held-out loss</th><th>held-out accuracy</th><th>time</th></tr>"
+      "</thead><tbody>";
+  for (const FinetuneEpoch& e : f.epochs) {
+    html += std::string("<tr") + (e.epoch == f.best_epoch ? " class=\"best\"" : "") + "><td>" +
+            std::to_string(e.epoch) + (e.epoch == f.best_epoch ? " (kept)" : "") + "</td><td>" +
+            format_fixed(e.train_loss, 4) + "</td><td>" + format_fixed(e.eval_loss, 4) +
+            "</td><td>" + format_fixed(e.eval_accuracy, 4) + "</td><td>" +
+            format_fixed(e.seconds, 1) + " s</td></tr>";
+  }
+  return html + "</tbody></table></div></section>";
+}
+
 }  // namespace
 
 std::string render_guide_report(const GuideReport& r) {
@@ -343,6 +412,7 @@ std::string render_guide_report(const GuideReport& r) {
   for (std::size_t k = 0; k < r.experiments.size(); ++k) {
     html += experiment_section(r.experiments[k], static_cast<int>(k + 1));
   }
+  if (r.finetuning) html += finetune_section(r, static_cast<int>(r.experiments.size()) + 4);
   html += "<footer>Written by bertlite " BERTLITE_VERSION
           ". One self-contained file: no scripts, fonts or network requests.</footer>"
           "</main></body></html>\n";

@@ -17,6 +17,7 @@
 //   fig-flow, fig-shapes, fig-summary               once, for the walkthrough;
 //   fig-cv-N, fig-confusion-N, table-mistakes-N     for experiment N (1-based), and
 //   fig-pca-N                                       when experiment N has PCA points;
+//   fig-loss                                        when the run fine-tuned the model;
 // data-figure is the id without "-N" (fig-cv, fig-confusion, table-mistakes, fig-pca).
 // tests/report/check_report.py opens the file in a real browser and checks them.
 //
@@ -118,6 +119,34 @@ struct Reference {
   double accuracy = 0;
 };
 
+// One epoch of fine-tuning.
+struct FinetuneEpoch {
+  std::int64_t epoch = 0;     // 1-based
+  std::int64_t end_step = 0;  // optimizer steps done when the epoch ended
+  double train_loss = 0;      // mean over the epoch's batches
+  double eval_loss = 0;
+  double eval_accuracy = 0;  // on the held-out rows
+  double seconds = 0;
+};
+
+// The walkthrough's next step: every weight of the encoder trained with a classification head
+// (a section with fig-loss, and a row of fig-summary).
+struct Finetuning {
+  std::string title;         // "Fine-tuned: all 6,920 training sentences, 2 epochs"
+  std::string train_source;  // "data/sst2/train.tsv"
+  std::int64_t train_rows = 0;
+  std::int64_t eval_rows = 0;
+  std::string head;  // "pooler"
+  double lr = 0;     // peak learning rate
+  std::int64_t batch_tokens = 0;
+  std::vector<double> step_losses;  // the training loss of every optimizer step
+  std::vector<FinetuneEpoch> epochs;
+  std::int64_t best_epoch = 0;  // 1-based; its weights are the model's
+  double seconds = 0;           // training only
+  double tokens_per_second = 0;
+  double peak_rss_mib = 0;
+};
+
 struct GuideReport {
   std::string title = "Your first BERT, step by step";
   // The header.
@@ -151,6 +180,7 @@ struct GuideReport {
   std::vector<Reference> references;
 
   std::vector<Experiment> experiments;
+  std::optional<Finetuning> finetuning;
 };
 
 // The report as one HTML document.

@@ -9,13 +9,10 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernel_clones.h"
+#include "kernels/layernorm.h"
 #include "kernels/parallel.h"
 #include "kernels/vec_math.h"
 #include "train/ref/grad_reference.h"
@@ -24,6 +21,7 @@ namespace bertlite::train {
 namespace {
 
 using kernels::detail::parallel_chunks;
+using kernels::detail::parallel_tasks;
 namespace vec = kernels::vec;
 
 // Work per parallel chunk, as in kernels/: rows of a few hundred floats, elementwise spans,
@@ -58,47 +56,6 @@ void check_dropout_p(const char* kernel, float p) {
 }
 
 // ---- LayerNorm ----
-
-// The forward of kernels/layernorm.cpp (double mean and two-pass variance, then float), also
-// keeping xhat and rstd.
-KERNEL_CLONES void layernorm_train_rows(float* out, float* xhat, float* rstd, const float* in,
-                                        const float* residual, const float* gamma,
-                                        const float* beta, int64_t row_begin, int64_t row_end,
-                                        int64_t C, float eps) {
-  for (int64_t m = row_begin; m < row_end; ++m) {
-    float* y = out + m * C;
-    float* n = xhat + m * C;
-    const float* x = in + m * C;
-    double sum = 0;
-    if (residual != nullptr) {
-      const float* r = residual + m * C;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t c = 0; c < C; ++c) {
-        y[c] = x[c] + r[c];
-        sum += y[c];
-      }
-      x = y;
-    } else {
-#pragma omp simd reduction(+ : sum)
-      for (int64_t c = 0; c < C; ++c) sum += x[c];
-    }
-    const double mean = sum / static_cast<double>(C);
-    double sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = x[c] - mean;
-      sq += d * d;
-    }
-    const double rs = 1.0 / std::sqrt(sq / static_cast<double>(C) + eps);
-    const float mean_f = static_cast<float>(mean), rstd_f = static_cast<float>(rs);
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      n[c] = (x[c] - mean_f) * rstd_f;
-      y[c] = n[c] * gamma[c] + beta[c];
-    }
-    rstd[m] = rstd_f;
-  }
-}
 
 // dgamma[c0, c1) += sum_m dy * xhat, dbeta[c0, c1) += sum_m dy, summed in double, at most
 // kColGrain columns at a time (parallel_chunks hands a single thread the whole range).
@@ -229,30 +186,6 @@ KERNEL_CLONES void embedding_columns(float* dtable, const int32_t* ids, const fl
 }
 
 // ---- Attention ----
-
-// Runs body(task, scratch) for task in [0, tasks) on the compute threads, each thread with its
-// own `scratch_floats` floats (allocated here: an allocation must not throw inside OpenMP).
-template <class Body>
-void parallel_tasks(int64_t tasks, int64_t scratch_floats, const Body& body) {
-  if (tasks <= 0) return;
-  const int threads = static_cast<int>(std::min<int64_t>(kernels::sync_compute_threads(), tasks));
-  const int64_t per_thread = std::max<int64_t>(scratch_floats, 1);
-  std::vector<float> scratch(static_cast<size_t>(per_thread * std::max(threads, 1)));
-  if (threads <= 1) {
-    for (int64_t task = 0; task < tasks; ++task) body(task, scratch.data());
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < tasks; ++task) body(task, scratch.data() + thread * per_thread);
-  }
-}
 
 // Where each sequence's probabilities start in probs: offsets[b] = NH * sum_{b' < b} L^2.
 std::vector<int64_t> prob_offsets(const int64_t* starts, int64_t B, int64_t NH) {
@@ -403,12 +336,9 @@ void layernorm_forward_train(float* out, float* xhat, float* rstd, const float* 
   require(out != nullptr && xhat != nullptr && rstd != nullptr && in != nullptr &&
               gamma != nullptr && beta != nullptr,
           kernel, "null out, xhat, rstd, in, gamma or beta");
-  if (kernels::reference_mode()) {
-    return ref::layernorm_forward_train(out, xhat, rstd, in, residual, gamma, beta, M, C, eps);
-  }
-  parallel_chunks(M, kRowGrain, [&](int64_t begin, int64_t end) {
-    layernorm_train_rows(out, xhat, rstd, in, residual, gamma, beta, begin, end, C, eps);
-  });
+  // The inference kernel itself (and its double twin in reference mode), so training normalizes
+  // exactly as the encoder does.
+  kernels::layernorm_forward(out, nullptr, rstd, in, residual, gamma, beta, M, C, eps, xhat);
 }
 
 void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* xhat,

@@ -21,7 +21,7 @@ namespace bertlite::train {
 
 // ---- LayerNorm -------------------------------------------------------------------------------
 
-// out = LayerNorm(in + residual) as kernels::layernorm_forward computes it, also saving what
+// out = LayerNorm(in + residual) by kernels::layernorm_forward itself, also saving what
 // the backward needs: xhat[M, C] = (x - mean) * rstd and rstd[M]. residual may be null. out may
 // alias in or residual (not xhat).
 void layernorm_forward_train(float* out,             // [M, C]
@@ -77,9 +77,9 @@ void bias_backward(float* dbias, const float* dy, int64_t M, int64_t N);
 
 // dtable[ids[t], :] += dx[t, :] for every t (word, position or token-type embedding gradient).
 // Ids are assumed valid (the forward checked them).
-void embedding_backward(float* dtable,        // [V, H], accumulated
-                        const int32_t* ids,   // [T]
-                        const float* dx,      // [T, H]
+void embedding_backward(float* dtable,       // [V, H], accumulated
+                        const int32_t* ids,  // [T]
+                        const float* dx,     // [T, H]
                         int64_t T, int64_t H);
 
 // ---- Attention --------------------------------------------------------------------------------
@@ -92,23 +92,23 @@ int64_t attention_probs_size(const int64_t* starts, int64_t B, int64_t NH);
 // head after head, the L x L matrix P[i, j] = softmax_j(scale * q_i . k_j) (before dropout).
 // With prob_mask non-null (attention dropout, same layout and size as probs), the values are
 // weighted by P * mask / (1 - p) instead of P.
-void attention_forward_train(float* out,                 // [T, H]
-                             float* probs,               // [attention_probs_size]
-                             const float* qkv,           // [T, 3H]
-                             const int64_t* starts,      // [B + 1]
+void attention_forward_train(float* out,             // [T, H]
+                             float* probs,           // [attention_probs_size]
+                             const float* qkv,       // [T, 3H]
+                             const int64_t* starts,  // [B + 1]
                              int64_t B, int64_t NH, int64_t HD, float scale,
-                             const uint8_t* prob_mask,   // [attention_probs_size] or null
+                             const uint8_t* prob_mask,  // [attention_probs_size] or null
                              float dropout_p);
 
 // The backward of attention_forward_train: dqkv (overwritten) from dout, the saved probs and
 // the forward's qkv (and its prob_mask and p, when dropout was on). With P' = P * mask / (1-p):
 //   dV = P'^T dout, dP' = dout V^T, dP = dP' * mask / (1-p), dS = P * (dP - rowsum(dP * P)),
 //   dQ = scale * dS K, dK = scale * dS^T Q.
-void attention_backward(float* dqkv,               // [T, 3H]
-                        const float* dout,         // [T, H]
-                        const float* qkv,          // [T, 3H]
-                        const float* probs,        // [attention_probs_size]
-                        const int64_t* starts,     // [B + 1]
+void attention_backward(float* dqkv,            // [T, 3H]
+                        const float* dout,      // [T, H]
+                        const float* qkv,       // [T, 3H]
+                        const float* probs,     // [attention_probs_size]
+                        const int64_t* starts,  // [B + 1]
                         int64_t B, int64_t NH, int64_t HD, float scale,
                         const uint8_t* prob_mask,  // or null
                         float dropout_p);
@@ -131,9 +131,9 @@ void first_row_backward(float* dx, const float* dpooled, const int64_t* starts, 
 // log-probabilities lp: row loss_i = -(1 - s) * w[y_i] * lp[i, y_i] - (s / K) * sum_c w[c] *
 // lp[i, c], and the mean divides by sum_i w[y_i] (by B without weights), as torch does.
 // Labels must be in [0, K).
-double cross_entropy(float* dlogits,              // [B, K]
-                     const float* logits,         // [B, K]
-                     const int32_t* labels,       // [B]
+double cross_entropy(float* dlogits,         // [B, K]
+                     const float* logits,    // [B, K]
+                     const int32_t* labels,  // [B]
                      int64_t B, int64_t K,
                      const float* class_weights,  // [K] or null
                      float label_smoothing);

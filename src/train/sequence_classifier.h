@@ -16,11 +16,15 @@
 //     kDistilBert   logits = classifier(dropout(relu(pre_classifier(h[CLS]))))
 //     kMeanLinear   logits = classifier(dropout(mean over the sequence of h))   bertlite's own
 //                   head for sentence-transformers models, which were trained on the mean;
-//                   transformers cannot load it as a sequence classifier.
+//                   save() writes it with a small transformers module (modeling_bertlite.py,
+//                   named in config.json's auto_map), so transformers loads it with
+//                   trust_remote_code=True.
 //
-// Parameters keep transformers' names and shapes, except that query, key and value live in one
-// [3H, H] tensor (one GEMM instead of three); its parts keep their names, so gradients, saved
-// files and optimizer state are per Hugging Face tensor wherever they leave this class.
+// Parameters keep transformers' names and shapes (a checkpoint's legacy LayerNorm gamma/beta
+// spelling is kept too, so a file saved back has the names it was read with), except that query,
+// key and value live in one [3H, H] tensor (one GEMM instead of three); its parts keep their names,
+// so gradients, saved files and optimizer state are per Hugging Face tensor wherever they leave
+// this class.
 //
 // Example:
 //   auto model = SequenceClassifier::load(folder, {.labels = {"negative", "positive"}});
@@ -69,9 +73,9 @@ struct ClassifierOptions {
   // Class names, index = label. Empty: the folder's id2label (a fine-tuned folder), else an
   // InvalidArgument. Given for a folder that has a head with another class count: an error.
   std::vector<std::string> labels;
-  // Unset: the folder's head if it has one, else kBertPooler for BERT (also for
-  // sentence-transformers models: the saved folder then loads in transformers as
-  // BertForSequenceClassification) and kDistilBert for DistilBERT.
+  // Unset: the folder's head if it has one, else kMeanLinear for a sentence-transformers model
+  // that pools by the mean (what it was trained for), kBertPooler for BERT and kDistilBert for
+  // DistilBERT.
   std::optional<HeadKind> head;
   // Seed for the weights of a new head (normal(0, initializer_range), biases 0, as transformers).
   std::uint64_t init_seed = 0;

@@ -19,15 +19,26 @@ head -n 800 "$root/data/sst2/train.tsv" > "$tmp/train.tsv"
 head -n 200 "$root/data/sst2/dev.tsv" > "$tmp/dev.tsv"
 
 out=$("$BERTLITE" guide --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --rows 400 --seeds 3 \
-      --grid 0.1,1,10 --report "$tmp/report.html" 2>&1); code=$?
+      --grid 0.1,1,10 --finetune --finetune-epochs 1 --report "$tmp/report.html" 2>&1); code=$?
 check "guide exit code" "0" "$code"
 contains "guide rows" "800 rows x 2 columns" "$out"
 contains "guide example tokens" "[CLS]  a     visually  stunning  rum    ##ination  on    love  [SEP]" "$out"
 contains "guide split" "train (300, 384), test (100, 384)" "$out"
 contains "guide baseline" "baseline, the most frequent class" "$out"
 contains "guide beyond" "all 800 training sentences -> the 200 dev sentences" "$out"
+contains "guide finetune step" "[9] the walkthrough's next step: fine-tune every weight (mean head" "$out"
+contains "guide finetune epoch" "epoch 1/1: train loss" "$out"
+contains "guide finetune result" "fine-tuned -> accuracy on the 200 dev sentences:" "$out"
 contains "guide report" "report: $tmp/report.html" "$out"
-"$PYTHON" "$root/tests/report/check_report.py" "$tmp/report.html" "$tmp/report.png" --experiments 3
+contains "report has the fine-tuning section" 'id="finetune"' "$(cat "$tmp/report.html")"
+# Bad fine-tuning data fails before the walkthrough runs.
+printf 'only one\t1\nclass here\t1\n' > "$tmp/one.tsv"
+err=$("$BERTLITE" guide --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --finetune \
+      --finetune-train "$tmp/one.tsv" --report "" 2>&1); code=$?
+check "guide bad finetune data exit code" "1" "$code"
+contains "guide bad finetune data message" "a classifier needs at least two classes" "$err"
+check "guide bad finetune data before step 1" "" "$(echo "$err" | grep '\[1\]')"
+"$PYTHON" "$root/tests/report/check_report.py" "$tmp/report.html" "$tmp/report.png" --experiments 3 --finetune
 check "guide report renders in Chromium" "0" "$?"
 # A second run takes the features from the cache.
 out=$("$BERTLITE" guide --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --rows 400 --seeds 1 \

@@ -3,7 +3,8 @@ user runs them, on the default model (all-MiniLM-L6-v2) and small slices of SST-
 
 - bad input is a one-line error before any training, and no output folder appears;
 - the folder it writes loads in transformers' AutoModelForSequenceClassification with the same
-  logits as `bertlite predict --model` (1e-4) on 100 dev sentences, and a folder transformers
+  logits as `bertlite predict --model` (1e-4) on 100 dev sentences, with the pooler head and
+  with the mean head (through its module and trust_remote_code=True); a folder transformers
   writes loads in bertlite with the same logits;
 - a run killed with SIGKILL mid-epoch and resumed with --resume ends with exactly the weights
   of a run that was never interrupted.
@@ -97,12 +98,13 @@ def bertlite_logits(folder, sentences, tmp_path):
     return np.array([r["logits"] for r in rows]), [r["label"] for r in rows]
 
 
-def transformers_logits(folder, sentences):
+def transformers_logits(folder, sentences, trust_remote_code=False):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, trust_remote_code=trust_remote_code).eval()
     with torch.no_grad():
         batch = tokenizer(sentences, padding=True, truncation=True, max_length=512,
                           return_tensors="pt")
@@ -110,14 +112,22 @@ def transformers_logits(folder, sentences):
     return logits, model.config
 
 
-def test_finetuned_folder_loads_in_transformers_with_the_same_logits(tmp_path):
+# The pooler head is transformers' own BertForSequenceClassification; the mean head (the default
+# for sentence-transformers models) comes with its module, loaded with trust_remote_code=True.
+@pytest.mark.parametrize("head,architecture", [
+    ("pooler", "BertForSequenceClassification"),
+    ("mean", "BertMeanPoolingForSequenceClassification")])
+def test_finetuned_folder_loads_in_transformers_with_the_same_logits(tmp_path, head,
+                                                                     architecture):
     train = write_rows(tmp_path / "train.tsv", sst2_rows("train", 300))
     out = tmp_path / "tuned"
-    result = bertlite(*finetune_args(train, out, "--epochs", "1", "--batch-tokens", "1024"))
+    result = bertlite(*finetune_args(train, out, "--epochs", "1", "--batch-tokens", "1024",
+                                     "--head", head))
     assert result.returncode == 0, result.stderr
     assert "fine-tuned 1 epochs" in result.stdout
     config = json.loads((out / "config.json").read_text())
-    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["architectures"] == [architecture]
+    assert (out / "modeling_bertlite.py").exists() == (head == "mean")
     assert config["id2label"] == {"0": "0", "1": "1"} and config["num_labels"] == 2
     assert not (out / "modules.json").exists()  # not a sentence-transformers encoder any more
     metrics = json.loads((out / "training.json").read_text())
@@ -126,7 +136,7 @@ def test_finetuned_folder_loads_in_transformers_with_the_same_logits(tmp_path):
 
     sentences = [r.split("\t")[0] for r in sst2_rows("dev", 100)]
     ours, labels = bertlite_logits(out, sentences, tmp_path)
-    theirs, hf_config = transformers_logits(out, sentences)
+    theirs, hf_config = transformers_logits(out, sentences, trust_remote_code=head == "mean")
     assert np.abs(ours - theirs).max() < 1e-4
     assert labels == [hf_config.id2label[int(i)] for i in theirs.argmax(axis=1)]
 

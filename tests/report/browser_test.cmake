@@ -13,7 +13,7 @@ foreach(variant report_example report_stress)
   if(NOT status EQUAL 0)
     message(FATAL_ERROR "report_example ${flags} failed (${status})")
   endif()
-  execute_process(COMMAND "${PYTHON}" "${CHECKER}" --experiments 3
+  execute_process(COMMAND "${PYTHON}" "${CHECKER}" --experiments 3 --finetune
                           "${OUT}/${variant}.html" "${OUT}/${variant}.png"
                   RESULT_VARIABLE status)
   if(NOT status EQUAL 0)

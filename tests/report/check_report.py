@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Open an HTML report in headless Chromium, check it, and save a full-page screenshot.
 
-    check_report.py REPORT.html SCREENSHOT.png [--experiments N] [--width 1200] [--tiles PX]
+    check_report.py REPORT.html SCREENSHOT.png [--experiments N] [--finetune] [--width 1200]
+                    [--tiles PX]
 
 Fails (exit 1, one line per problem) when:
   - the page logs anything at warning or error level (console, CSP violations, exceptions);
   - the page makes any request other than for the report file itself, or a request fails;
   - a figure is missing: fig-flow, fig-shapes, fig-summary, and for each experiment fig-cv,
     fig-confusion and table-mistakes (elements carrying data-figure="KIND"); with
-    --experiments N, exactly N of each per-experiment kind;
+    --experiments N, exactly N of each per-experiment kind; with --finetune, one fig-loss;
   - a figure renders with zero width or height, or an SVG's text runs outside its drawing area;
   - an id is used twice, the page holds a <script>, or it scrolls sideways at --width pixels.
 
@@ -212,7 +213,7 @@ def problems_in_events(events, page_url):
     return problems
 
 
-def check(report, screenshot, experiments, width, tiles=0):
+def check(report, screenshot, experiments, width, tiles=0, finetune=False):
     executable = find_browser()
     if not executable:
         return ["no Chromium found: install Debian's chromium package (scripts/setup.sh) or "
@@ -284,6 +285,8 @@ def check(report, screenshot, experiments, width, tiles=0):
             found = len(by_kind.get(kind, []))
             if found != experiments:
                 problems.append(f"{found} {kind} figures, expected {experiments}")
+    if finetune and len(by_kind.get("fig-loss", [])) != 1:
+        problems.append(f"{len(by_kind.get('fig-loss', []))} fig-loss figures, expected 1")
     problems += [f"id used more than once: {i}" for i in measured["duplicates"]]
     problems += [f"text outside its figure: {t}" for t in measured["overflowing"]]
     if measured["scripts"]:
@@ -301,6 +304,8 @@ def main():
     parser.add_argument("report")
     parser.add_argument("screenshot")
     parser.add_argument("--experiments", type=int, help="experiment sections expected")
+    parser.add_argument("--finetune", action="store_true",
+                        help="the report has a fine-tuning section (fig-loss)")
     parser.add_argument("--width", type=int, default=1200, help="viewport width in CSS pixels")
     parser.add_argument("--tiles", type=int, default=0, metavar="PX",
                         help="also save the page in slices PX tall: SCREENSHOT-01.png, ...")
@@ -309,7 +314,8 @@ def main():
         print(f"check_report: {args.report}: no such file", file=sys.stderr)
         return 1
     try:
-        problems = check(args.report, args.screenshot, args.experiments, args.width, args.tiles)
+        problems = check(args.report, args.screenshot, args.experiments, args.width, args.tiles,
+                         args.finetune)
     except RuntimeError as e:
         problems = [str(e)]
     for problem in problems:

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "report/guide_report.h"
+#include "util/random.h"
 
 namespace {
 
@@ -23,18 +24,14 @@ using bertlite::report::CvPoint;
 using bertlite::report::Experiment;
 using bertlite::report::GuideReport;
 
-// splitmix64: tiny, and the same sequence everywhere (std::normal_distribution is not).
+// splitmix64 (util/random.h), with the normals std::normal_distribution would not give the same
+// everywhere.
 class Random {
  public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {                                                           // Box-Muller
+  explicit Random(std::uint64_t seed) : bits_(seed) {}
+  std::uint64_t next() { return bits_.next(); }
+  double uniform() { return bits_.uniform(); }  // [0, 1)
+  double normal() {                             // Box-Muller
     const double u = 1.0 - uniform(), v = uniform();
     return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * 3.14159265358979323846 * v);
   }
@@ -43,7 +40,7 @@ class Random {
   }
 
  private:
-  std::uint64_t state_;
+  bertlite::util::SplitMix64 bits_;
 };
 
 // Film-review sentences in the style of SST-2 (written for this example), some with the
@@ -211,6 +208,26 @@ GuideReport make_report() {
     add_mistakes(e, rng, 12);
     r.experiments.push_back(std::move(e));
   }
+  // 4. Fine-tuning: 2 epochs of 80 steps, a noisy loss falling from ln 2.
+  {
+    bertlite::report::Finetuning f;
+    f.title = "Fine-tuned on 6,920 sentences, 2 epochs";
+    f.train_source = "data/sst2/train.tsv";
+    f.train_rows = 6920;
+    f.eval_rows = 872;
+    f.head = "pooler";
+    f.lr = 1e-4;
+    f.batch_tokens = 2048;
+    for (int i = 0; i < 160; ++i) {
+      f.step_losses.push_back(0.18 + 0.51 * std::exp(-i / 25.0) + 0.06 * rng.normal());
+    }
+    f.epochs = {{1, 80, 0.51, 0.341, 0.8612, 83.3}, {2, 160, 0.283, 0.332, 0.8704, 80.2}};
+    f.best_epoch = 2;
+    f.seconds = 163.5;
+    f.tokens_per_second = 1976;
+    f.peak_rss_mib = 1104;
+    r.finetuning = std::move(f);
+  }
   return r;
 }
 
@@ -271,6 +288,16 @@ GuideReport make_stress_report() {
   second.best_cv = 0.93;
   second.mistakes.clear();        // perfect
   r.experiments[2].best_C = 1e9;  // outside the grid: not drawn, still listed
+  // Fine-tuning for many epochs and steps, with a loss spike and a missing figure.
+  bertlite::report::Finetuning& f = *r.finetuning;
+  f.title = "Fine-tuned on 77,616 phrases of a treebank with a title that goes on, 12 epochs";
+  f.step_losses.clear();
+  f.epochs.clear();
+  for (int i = 0; i < 6000; ++i) f.step_losses.push_back(0.1 + 0.6 * std::exp(-i / 300.0));
+  f.step_losses[17] = 25.0;
+  f.step_losses[18] = std::nan("");
+  for (int e = 1; e <= 12; ++e) f.epochs.push_back({e, 500 * e, 0.3, 0.35, 0.9, 480.0});
+  f.best_epoch = 12;
   return r;
 }
 

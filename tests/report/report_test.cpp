@@ -466,6 +466,77 @@ TEST(Page, InvalidReportsNameTheField) {
   expect_message(r, "subset_label_counts has 3 entries for 2 label names");
 }
 
+// A fine-tuning run: 2 epochs of 40 steps, the loss falling from ln 2.
+Finetuning sample_finetuning() {
+  Finetuning f;
+  f.title = "Fine-tuned on 6,920 sentences, 2 epochs";
+  f.train_source = "data/sst2/train.tsv";
+  f.train_rows = 6920;
+  f.eval_rows = 872;
+  f.head = "pooler";
+  f.lr = 1e-4;
+  f.batch_tokens = 2048;
+  for (int i = 0; i < 80; ++i) f.step_losses.push_back(0.2 + 0.49 * std::exp(-i / 10.0));
+  f.epochs = {{1, 40, 0.41, 0.34, 0.861, 83}, {2, 80, 0.28, 0.33, 0.8704, 80}};
+  f.best_epoch = 2;
+  f.seconds = 163;
+  f.tokens_per_second = 1976;
+  f.peak_rss_mib = 1104;
+  return f;
+}
+
+TEST(Page, FinetuningAddsItsSectionLossFigureAndSummaryRow) {
+  GuideReport r = sample_report();
+  EXPECT_EQ(count(render_guide_report(r), "id=\"fig-loss\""), 0u);
+  r.finetuning = sample_finetuning();
+  const std::string html = render_guide_report(r);
+  EXPECT_EQ(count(html, "id=\"fig-loss\""), 1u);
+  EXPECT_EQ(count(html, "id=\"finetune\""), 1u);
+  EXPECT_EQ(count(html, "href=\"#finetune\""), 1u);
+  // The kept epoch's accuracy, its gain over the best frozen-feature experiment (0.83), and the
+  // row in the summary figure.
+  EXPECT_NE(html.find(">0.870<"), std::string::npos);
+  EXPECT_NE(html.find(">+0.040<"), std::string::npos);
+  EXPECT_NE(summary_figure(r).find("Fine-tuned on 6,920 sentences, 2 epochs"), std::string::npos);
+  const std::string loss = loss_figure(*r.finetuning);
+  EXPECT_NE(loss.find("epoch 2: 0.870 (kept)"), std::string::npos);
+  EXPECT_NE(loss.find("epoch 1: 0.861<"), std::string::npos);
+  // A short run (window 1): one line, a point per step; a long one adds the moving average.
+  EXPECT_EQ(count(loss, "<path"), 1u);
+  EXPECT_GE(count(loss, "L"), 79u);
+  Finetuning longer = *r.finetuning;
+  longer.step_losses.resize(400, 0.3);
+  EXPECT_EQ(count(loss_figure(longer), "<path"), 2u);
+}
+
+TEST(Page, FinetuningWithBadNumbersStillRendersOrNamesTheField) {
+  GuideReport r = sample_report();
+  r.finetuning = sample_finetuning();
+  r.finetuning->step_losses[3] = std::nan("");
+  r.finetuning->epochs[0].eval_loss = INFINITY;
+  for (std::string value : attribute_values(render_guide_report(r), "=\"")) {
+    for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(value.find("nan"), std::string::npos) << value;
+    EXPECT_EQ(value.find("inf"), std::string::npos) << value;
+  }
+  r.finetuning = sample_finetuning();
+  r.finetuning->step_losses.clear();
+  EXPECT_NE(loss_figure(*r.finetuning).find("no training steps"), std::string::npos);
+  r.finetuning = sample_finetuning();
+  r.finetuning->best_epoch = 3;
+  EXPECT_THROW(render_guide_report(r), InvalidArgument);
+  r.finetuning = sample_finetuning();
+  r.finetuning->epochs[1].end_step = 81;
+  try {
+    render_guide_report(r);
+    FAIL() << "no error for an epoch past the last step";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("finetuning epoch 2 ends at step 81 of 80"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Write, AtomicallyOrNotAtAll) {
   const fs::path dir = fs::temp_directory_path() / "bertlite_report_test";
   fs::remove_all(dir);

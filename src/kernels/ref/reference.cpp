@@ -42,7 +42,7 @@ void linear_reference(float* y, const float* x, const float* weight, const float
 
 void layernorm_reference(float* out, float* mean, float* rstd, const float* in,
                          const float* residual, const float* gamma, const float* beta, int64_t M,
-                         int64_t C, float eps) {
+                         int64_t C, float eps, float* xhat) {
   std::vector<double> row(static_cast<size_t>(C));
   for (int64_t m = 0; m < M; ++m) {
     double sum = 0;
@@ -55,7 +55,9 @@ void layernorm_reference(float* out, float* mean, float* rstd, const float* in,
     for (int64_t c = 0; c < C; ++c) sq += (row[c] - mu) * (row[c] - mu);
     const double rs = 1.0 / std::sqrt(sq / C + double(eps));
     for (int64_t c = 0; c < C; ++c) {
-      out[m * C + c] = static_cast<float>((row[c] - mu) * rs * gamma[c] + beta[c]);
+      const double n = (row[c] - mu) * rs;
+      if (xhat != nullptr) xhat[m * C + c] = static_cast<float>(n);
+      out[m * C + c] = static_cast<float>(n * gamma[c] + beta[c]);
     }
     if (mean != nullptr) mean[m] = static_cast<float>(mu);
     if (rstd != nullptr) rstd[m] = static_cast<float>(rs);

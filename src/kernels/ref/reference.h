@@ -23,8 +23,8 @@ void linear_reference(float* y,             // [M, N]
                       const float* bias,    // [N] or null
                       int64_t M, int64_t K, int64_t N, LinearEpilogue epilogue);
 
-// out = LayerNorm(in + residual) with biased variance, all in double. mean and rstd (1/sqrt(var
-// + eps)) are written when non-null.
+// out = LayerNorm(in + residual) with biased variance, all in double. mean, rstd (1/sqrt(var
+// + eps)) and xhat ((x - mean) * rstd) are written when non-null.
 void layernorm_reference(float* out,             // [M, C]
                          float* mean,            // [M] or null
                          float* rstd,            // [M] or null
@@ -32,7 +32,8 @@ void layernorm_reference(float* out,             // [M, C]
                          const float* residual,  // [M, C] or null
                          const float* gamma,     // [C]
                          const float* beta,      // [C]
-                         int64_t M, int64_t C, float eps);
+                         int64_t M, int64_t C, float eps,
+                         float* xhat = nullptr);  // [M, C] or null
 
 void gelu_reference(float* inout,  // [n]
                     int64_t n, GeluKind kind);

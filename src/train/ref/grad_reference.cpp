@@ -9,29 +9,6 @@
 
 namespace bertlite::train::ref {
 
-void layernorm_forward_train(float* out, float* xhat, float* rstd, const float* in,
-                             const float* residual, const float* gamma, const float* beta,
-                             int64_t M, int64_t C, float eps) {
-  std::vector<double> row(static_cast<size_t>(C));
-  for (int64_t m = 0; m < M; ++m) {
-    double sum = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      row[c] = double(in[m * C + c]) + (residual != nullptr ? double(residual[m * C + c]) : 0.0);
-      sum += row[c];
-    }
-    const double mu = sum / C;
-    double sq = 0;
-    for (int64_t c = 0; c < C; ++c) sq += (row[c] - mu) * (row[c] - mu);
-    const double rs = 1.0 / std::sqrt(sq / C + double(eps));
-    for (int64_t c = 0; c < C; ++c) {
-      const double n = (row[c] - mu) * rs;
-      xhat[m * C + c] = static_cast<float>(n);
-      out[m * C + c] = static_cast<float>(n * gamma[c] + beta[c]);
-    }
-    rstd[m] = static_cast<float>(rs);
-  }
-}
-
 void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* xhat,
                         const float* rstd, const float* gamma, int64_t M, int64_t C) {
   // Parameter gradients first: dx may alias dy.

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/activations.h"
+#include "util/random.h"
 
 namespace bertlite::train::ref {
 
@@ -17,18 +18,10 @@ namespace bertlite::train::ref {
 // bits u in [0, 1); the element is kept when u >= p. Shared by dropout_mask and its twin, so both
 // paths draw the same mask for any thread count.
 inline bool dropout_keep(uint64_t seed, int64_t i, float p) {
-  uint64_t z = seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull);
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
+  const uint64_t z = util::splitmix64(seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull));
   const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
   return u >= static_cast<double>(p);
 }
-
-void layernorm_forward_train(float* out, float* xhat, float* rstd, const float* in,
-                             const float* residual, const float* gamma, const float* beta,
-                             int64_t M, int64_t C, float eps);
 
 void layernorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* xhat,
                         const float* rstd, const float* gamma, int64_t M, int64_t C);
