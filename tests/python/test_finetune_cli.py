@@ -4,8 +4,8 @@ user runs them, on the default model (all-MiniLM-L6-v2) and small slices of SST-
 - bad input is a one-line error before any training, and no output folder appears;
 - the folder it writes loads in transformers' AutoModelForSequenceClassification with the same
   logits as `bertlite predict --model` (1e-4) on 100 dev sentences, with the pooler head and
-  with the mean head (through its module and trust_remote_code=True); a folder transformers
-  writes loads in bertlite with the same logits;
+  with the mean head (BERT and DistilBERT, through its module and trust_remote_code=True); a
+  folder transformers writes loads in bertlite with the same logits;
 - a run killed with SIGKILL mid-epoch and resumed with --resume ends with exactly the weights
   of a run that was never interrupted.
 Run:
@@ -212,3 +212,31 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert history(straight)["step_losses"] == history(killed)["step_losses"]
     assert ([e["eval_accuracy"] for e in history(straight)["epochs"]] ==
             [e["eval_accuracy"] for e in history(killed)["epochs"]])
+
+
+def test_distilbert_mean_head_folder_loads_in_transformers(tmp_path):
+    """A small random DistilBERT (transformers writes it, with MiniLM's tokenizer), fine-tuned by
+    bertlite with the mean head: transformers loads the folder through its module."""
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertModel
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(MODEL)
+    config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=48, hidden_dim=96, n_layers=2,
+                              n_heads=4, max_position_embeddings=128)
+    source = tmp_path / "distilbert"
+    DistilBertModel(config).save_pretrained(source)
+    tokenizer.save_pretrained(source)
+
+    train = write_rows(tmp_path / "train.tsv", sst2_rows("train", 60))
+    out = tmp_path / "tuned"
+    result = bertlite("finetune", "--model", source, "--train", train, "--out", out,
+                      "--epochs", "1", "--head", "mean", "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["DistilBertMeanPoolingForSequenceClassification"]
+
+    sentences = [r.split("\t")[0] for r in sst2_rows("dev", 30)]
+    ours, _ = bertlite_logits(out, sentences, tmp_path)
+    theirs, _ = transformers_logits(out, sentences, trust_remote_code=True)
+    assert np.abs(ours - theirs).max() < 1e-4
