@@ -206,7 +206,9 @@ void add_finetune_command(CLI::App& app) {
                 "(the GLUE SST-2 protocol)");
   cmd->add_option("--head", options->head,
                   "pooler (BERT's), distilbert (DistilBERT's) or mean (a linear layer on mean "
-                  "pooling; bertlite only). Default: the model's own head")
+                  "pooling; saved with a module transformers loads with trust_remote_code). "
+                  "Default: a fine-tuned folder's own head; mean for sentence-transformers "
+                  "models that pool by the mean (all-MiniLM-L6-v2); else pooler or distilbert")
       ->check(CLI::IsMember({"pooler", "distilbert", "mean"}));
   cmd->add_option("--epochs", options->loop.epochs, "Passes over the training data")
       ->capture_default_str()

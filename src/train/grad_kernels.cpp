@@ -247,26 +247,36 @@ KERNEL_CLONES void attend_head_train(const HeadView& s, float* out, int64_t ldo,
 // dq, dk, dv: this head's columns of the sequence's rows in dqkv (overwritten); g = dout rows.
 KERNEL_CLONES void attend_head_backward(const HeadView& s, float* dq, float* dk, float* dv,
                                         const float* g, int64_t ldg, const float* P, int64_t HD,
-                                        float scale, float keep_scale, float* dp) {
+                                        float scale, float keep_scale, float* scratch) {
   const int64_t L = s.L;
   for (int64_t i = 0; i < L; ++i) {
     for (int64_t d = 0; d < HD; ++d) dq[i * s.ld + d] = dk[i * s.ld + d] = dv[i * s.ld + d] = 0.0f;
+  }
+  // V^T [HD, L], so that a row of dP = dout V^T is HD vector updates along j rather than L dot
+  // products of HD (32 for MiniLM) values each, every one ending in a horizontal sum.
+  float* vt = scratch;
+  float* dp = scratch + HD * L;
+  for (int64_t j = 0; j < L; ++j) {
+    for (int64_t d = 0; d < HD; ++d) vt[d * L + j] = s.v[j * s.ld + d];
   }
   for (int64_t i = 0; i < L; ++i) {
     const float* gi = g + i * ldg;
     const float* p = P + i * L;
     const uint8_t* mask = s.mask != nullptr ? s.mask + i * L : nullptr;
     // dP = (dout V^T) * mask / (1 - p) and the row's sum of dP * P.
-    float row = 0;
-    for (int64_t j = 0; j < L; ++j) {
-      const float* vj = s.v + j * s.ld;
-      float dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t d = 0; d < HD; ++d) dot += gi[d] * vj[d];
-      if (mask != nullptr) dot = mask[j] != 0 ? dot * keep_scale : 0.0f;
-      dp[j] = dot;
-      row += dot * p[j];
+    for (int64_t j = 0; j < L; ++j) dp[j] = 0.0f;
+    for (int64_t d = 0; d < HD; ++d) {
+      const float gd = gi[d];
+      const float* vd = vt + d * L;
+#pragma omp simd
+      for (int64_t j = 0; j < L; ++j) dp[j] += gd * vd[j];
     }
+    if (mask != nullptr) {
+      for (int64_t j = 0; j < L; ++j) dp[j] = mask[j] != 0 ? dp[j] * keep_scale : 0.0f;
+    }
+    float row = 0;
+#pragma omp simd reduction(+ : row)
+    for (int64_t j = 0; j < L; ++j) row += dp[j] * p[j];
     const float* qi = s.q + i * s.ld;
     float* dqi = dq + i * s.ld;
     for (int64_t j = 0; j < L; ++j) {
@@ -479,7 +489,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   int64_t max_L = 0;
   for (int64_t b = 0; b < B; ++b) max_L = std::max(max_L, starts[b + 1] - starts[b]);
   const float keep_scale = static_cast<float>(1.0 / (1.0 - double(dropout_p)));
-  parallel_tasks(B * NH, max_L, [&](int64_t task, float* scratch) {
+  parallel_tasks(B * NH, max_L * (HD + 1), [&](int64_t task, float* scratch) {
     const int64_t b = task / NH, h = task % NH;
     const int64_t L = starts[b + 1] - starts[b];
     if (L == 0) return;
