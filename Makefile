@@ -11,23 +11,40 @@ PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: all setup build guide test test-cpp test-asan test-python bench bench-encoder bench-guide bench-finetune fuzz format clean
+.PHONY: all setup setup-guide build build-cli guide test test-cpp test-asan test-python bench bench-encoder bench-guide bench-finetune fuzz format clean
 
 all: build
 
+# Set-up by need (scripts/setup.sh): the guide needs only the build tools, the libraries and the
+# default model; the tests and benchmarks add GoogleTest, clang, Chromium and the .venv.
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh test
 
+setup-guide:
+	bash scripts/setup.sh guide
+
+# A new build folder starts without tests and benchmarks (what `make guide` needs); `make build`
+# turns them on.
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release \
+	  -DBERTLITE_BUILD_TESTS=OFF -DBERTLITE_BUILD_BENCH=OFF
 
 build: setup $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DBERTLITE_BUILD_TESTS=ON -DBERTLITE_BUILD_BENCH=ON
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The library and the `bertlite` command alone.
+build-cli: setup-guide $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target bertlite
 
 # The README's first command: the "first BERT" walkthrough on the bundled SST-2 and the default
 # model, writing report.html. Features are cached in .cache/bertlite, so a second run is quick.
-guide: build
-	BERTLITE_CACHE=$(abspath .cache/bertlite) $(BUILD)/cli/bertlite guide --report report.html
+# `make guide GUIDE_ARGS=--finetune` adds the walkthrough's next step, the whole model
+# fine-tuned on the same sentences (step 9, a few minutes more on 2 cores).
+GUIDE_ARGS ?=
+guide: build-cli
+	BERTLITE_CACHE=$(abspath .cache/bertlite) $(BUILD)/cli/bertlite guide --report report.html \
+	  $(GUIDE_ARGS)
 
 test: build test-cpp test-asan test-python
 

@@ -7,10 +7,12 @@
 
 #include "bertlite/error.h"
 #include "commands.h"
+#include "validators.h"
 #include "input_table.h"
 #include "io/model_path.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "long_text_options.h"
 #include "model/features.h"
 #include "util/progress.h"
 #include "util/threads.h"
@@ -27,6 +29,7 @@ struct EmbedOptions {
   bool no_normalize = false;
   std::size_t max_length = 0;
   bool no_truncate = false;
+  LongTextOptions long_text;
   std::int64_t batch_tokens = 4096;
   int threads = 0;
   bool profile = false;
@@ -65,7 +68,9 @@ void write_features(const std::filesystem::path& out, const model::Features& fea
                           {{"model", model},
                            {"pooling", io::pooling_name(features.pooling)},
                            {"normalize", features.normalize ? "true" : "false"},
-                           {"max_length", std::to_string(features.max_length)}});
+                           {"max_length", std::to_string(features.max_length)},
+                           {"long_text", std::string(model::long_text_name(features.long_text))},
+                           {"stride", std::to_string(features.stride)}});
   } else if (out.extension() == ".npy") {
     io::write_npy(out, features.data, features.rows, features.cols);
   } else {
@@ -92,7 +97,8 @@ void run(const EmbedOptions& options) {
   if (options.normalize) feature_options.normalize = true;
   if (options.no_normalize) feature_options.normalize = false;
   feature_options.max_length = options.max_length;
-  feature_options.truncate = !options.no_truncate;
+  apply_long_text_options(options.long_text, feature_options);
+  if (options.no_truncate) feature_options.long_text = model::LongText::kError;
   feature_options.batch_tokens = options.batch_tokens;
   feature_options.threads = threads;
   feature_options.row_name = [&input](std::size_t i) { return input.row_name(i); };
@@ -107,10 +113,13 @@ void run(const EmbedOptions& options) {
   write_features(out, features, options.model);
 
   std::printf(
-      "%s sentences, %s tokens, %s truncated, %.2f s, %s tokens/s -> %s [%lld, %lld] "
+      "%s sentences, %s tokens, %s %s, %.2f s, %s tokens/s -> %s [%lld, %lld] "
       "(%s pooling%s)\n",
       util::format_count(features.rows).c_str(), util::format_count(features.tokens).c_str(),
-      util::format_count(features.truncated).c_str(), seconds,
+      util::format_count(features.long_text == model::LongText::kWindow ? features.windowed
+                                                                        : features.truncated)
+          .c_str(),
+      features.long_text == model::LongText::kWindow ? "read in windows" : "truncated", seconds,
       util::format_count(static_cast<std::int64_t>(seconds > 0 ? features.tokens / seconds : 0))
           .c_str(),
       out.string().c_str(), static_cast<long long>(features.rows),
@@ -145,11 +154,13 @@ void add_embed_command(CLI::App& app) {
                   "Cut inputs to this many tokens, special tokens included "
                   "(default: the model's max positions)");
   cmd->add_flag("--no-truncate", options->no_truncate,
-                "Make an input longer than the limit an error instead of cutting it");
+                "Make an input longer than the limit an error instead of cutting it (the same as "
+                "--long-text error)");
+  add_long_text_options(*cmd, options->long_text);
   cmd->add_option("--batch-tokens", options->batch_tokens,
                   "Real tokens per forward pass (no padding is ever added)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(number_above_zero());
   cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
       ->capture_default_str();
   cmd->add_option("--precision", options->precision,

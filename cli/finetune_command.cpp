@@ -10,6 +10,7 @@
 #include "bertlite/error.h"
 #include "bertlite/tokenizer.h"
 #include "commands.h"
+#include "validators.h"
 #include "finetune_data.h"
 #include "input_table.h"
 #include "io/model_path.h"
@@ -217,15 +218,15 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--batch-tokens", options->loop.batching.batch_tokens,
                   "Real tokens per batch (packed: no padding is computed); 0 = no limit")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above_zero(true));
   cmd->add_option("--batch-size", options->loop.batching.batch_size,
                   "At most this many sentences per batch (0 = no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above_zero(true));
   cmd->add_option("--accumulate", options->loop.accumulation,
                   "Batches per optimizer step (gradient accumulation)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(number_above_zero());
   cmd->add_option("--warmup", options->loop.warmup,
                   "Fraction of the steps over which the learning rate rises from 0, then falls "
                   "linearly to 0")
@@ -251,7 +252,7 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--save-every", options->loop.save_every,
                   "Also checkpoint every N optimizer steps (0 = at epoch ends only)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above_zero(true));
   auto* checkpoint = cmd->add_option("--checkpoint", options->checkpoint,
                                      "Checkpoint folder (default OUT.checkpoint)");
   cmd->add_option("--resume", options->resume,

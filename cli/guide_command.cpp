@@ -343,15 +343,17 @@ void run(const GuideOptions& options) {
                       std::to_string(config.layers) + " layers, hidden " +
                       std::to_string(config.hidden) + ", " +
                       util::format_count(extractor.encoder().parameter_count()) + " parameters";
-  rep.pooling = std::string(io::pooling_name(pooling)) + (normalize ? ", L2-normalized" : "");
+  rep.pooling = io::pooling_name(pooling);
+  rep.normalized = normalize;
   rep.precision = kernels::precision_name(extractor.encoder().precision());
   rep.threads = threads;
 
   std::printf("bertlite guide: the \"first BERT\" walkthrough, step by step\n");
   std::printf(
-      "model: %s (%s; %s GEMMs)\nfeatures: %s pooling (the walkthrough keeps the [CLS] "
+      "model: %s (%s; %s GEMMs)\nfeatures: %s%s pooling (the walkthrough keeps the [CLS] "
       "row; --pooling cls does too)\n\n",
-      options.model.c_str(), rep.model_summary.c_str(), rep.precision.c_str(), rep.pooling.c_str());
+      options.model.c_str(), rep.model_summary.c_str(), rep.precision.c_str(), rep.pooling.c_str(),
+      normalize ? ", L2-normalized" : "");
 
   // 1. Read the data.
   const LabeledTexts train = read_labeled(options.train);

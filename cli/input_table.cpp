@@ -73,6 +73,10 @@ InputTexts read_input_texts(const TableInputOptions& options, bool with_labels) 
                                       ? options.text_column
                                       : default_column(table, {"sentence", "text"}, "0");
   input.texts = io::column(table, text_column);
+  if (std::all_of(input.texts.begin(), input.texts.end(),
+                  [](const std::string& t) { return t.empty(); })) {
+    throw InvalidArgument(options.path + ": no rows to read (every line is empty)");
+  }
   if (with_labels) {
     const std::string label_column = !options.label_column.empty()
                                          ? options.label_column

@@ -11,6 +11,7 @@
 #include "input_table.h"
 #include "io/model_path.h"
 #include "learn/classifier_file.h"
+#include "long_text_options.h"
 #include "model/features.h"
 #include "train/finetune.h"
 #include "util/threads.h"
@@ -25,13 +26,23 @@ struct PredictOptions {
   std::string model;  // empty: the classifier's
   bool json = false;
   int threads = 0;
+  LongTextOptions long_text;
+  bool long_text_given = false;  // --long-text on the command line
+};
+
+// With --long-text window: what each window of each text said, for --json.
+struct WindowPredictions {
+  std::vector<model::Window> windows;  // one per window
+  std::vector<std::size_t> first;      // text i's windows are [first[i], first[i + 1])
+  std::vector<double> probabilities;   // [windows, k]
 };
 
 // One line (or JSON object) per sentence, from probabilities[texts x k] (and, for a
 // fine-tuned model, its logits[texts x k]).
 void print_predictions(const std::vector<std::string>& texts, const std::vector<double>& p,
                        const std::vector<std::string>& names, bool json,
-                       const std::vector<float>* logits = nullptr) {
+                       const std::vector<float>* logits = nullptr,
+                       const WindowPredictions* windows = nullptr) {
   const std::size_t k = names.size();
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const double* row = p.data() + i * k;
@@ -47,6 +58,19 @@ void print_predictions(const std::vector<std::string>& texts, const std::vector<
         line["logits"] =
             std::vector<float>(logits->begin() + static_cast<std::ptrdiff_t>(i * k),
                                logits->begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+      }
+      if (windows != nullptr && windows->first[i + 1] - windows->first[i] > 1) {
+        nlohmann::json list = nlohmann::json::array();
+        for (std::size_t w = windows->first[i]; w < windows->first[i + 1]; ++w) {
+          nlohmann::json window_p = nlohmann::json::object();
+          for (std::size_t c = 0; c < k; ++c)
+            window_p[names[c]] = windows->probabilities[w * k + c];
+          const model::Window& span = windows->windows[w];
+          list.push_back({{"bytes", {span.byte_begin, span.byte_end}},
+                          {"tokens", span.content_tokens()},
+                          {"probabilities", window_p}});
+        }
+        line["windows"] = list;
       }
       std::cout << line.dump() << '\n';
     } else {
@@ -73,12 +97,33 @@ void run_fine_tuned(const PredictOptions& options, int threads) {
   const Tokenizer tokenizer = Tokenizer::from_folder(folder);
   const std::size_t max_length = std::min<std::size_t>(
       tokenizer.info().model_max_length, static_cast<std::size_t>(model.config().max_positions));
-  const std::vector<std::int32_t> no_labels(texts.size(), 0);
-  const train::EncodedExamples encoded =
-      train::encode_examples(tokenizer, texts, {}, no_labels, max_length, threads);
-  const std::vector<float> logits = train::predict_logits(model, encoded.examples);
-  print_predictions(texts, train::softmax_rows(logits, model.num_labels()), model.labels(),
-                    options.json, &logits);
+  const model::LongText mode = model::parse_long_text(options.long_text.mode);
+  if (mode == model::LongText::kTruncate) {
+    const std::vector<std::int32_t> no_labels(texts.size(), 0);
+    const train::EncodedExamples encoded =
+        train::encode_examples(tokenizer, texts, {}, no_labels, max_length, threads);
+    const std::vector<float> logits = train::predict_logits(model, encoded.examples);
+    print_predictions(texts, train::softmax_rows(logits, model.num_labels()), model.labels(),
+                      options.json, &logits);
+    return;
+  }
+  // Windows (or errors): every token first, then the model on each window.
+  const model::Sequences split = model::split_long_texts(
+      tokenizer.encode_batch(texts, {}, threads), max_length, mode,
+      options.long_text.stride.value_or(
+          model::default_stride(max_length, tokenizer.num_special_tokens())),
+      [&input](std::size_t i) {
+        return input.texts.empty() ? "text " + std::to_string(i + 1) : input.row_name(i);
+      });
+  std::vector<train::Example> examples;
+  examples.reserve(split.encodings.size());
+  for (const Encoding& e : split.encodings) examples.push_back({e.ids, e.type_ids, 0});
+  const std::vector<float> logits = train::predict_logits(model, examples);
+  WindowPredictions windows{split.windows, split.first,
+                            train::softmax_rows(logits, model.num_labels())};
+  const std::vector<double> p = model::average_windows(
+      windows.probabilities, static_cast<std::size_t>(model.num_labels()), windows.first);
+  print_predictions(texts, p, model.labels(), options.json, nullptr, &windows);
 }
 
 void run(const PredictOptions& options) {
@@ -114,15 +159,32 @@ void run(const PredictOptions& options) {
   if (!input.texts.empty()) {
     feature_options.row_name = [&input](std::size_t i) { return input.row_name(i); };
   }
-  const model::Features features = extractor.extract(texts, feature_options);
-  const learn::MatrixView x{features.data, features.rows, features.cols};
-  const std::vector<double> p = saved.model.predict_proba(x);
-  const auto& classes = saved.model.classes();
-  std::vector<std::string> names;
-  for (std::size_t c = 0; c < classes.size(); ++c) {
-    names.push_back(saved.label_names.empty() ? std::to_string(classes[c]) : saved.label_names[c]);
+  // Long texts as the classifier was trained, unless --long-text says otherwise.
+  LongTextOptions long_text = options.long_text;
+  if (!options.long_text_given) {
+    long_text.mode = saved.training.value("long_text", long_text.mode);
+    long_text.window_pooling = saved.training.value("window_pooling", long_text.window_pooling);
+    if (saved.training.contains("stride") && !long_text.stride)
+      long_text.stride = saved.training["stride"].get<std::size_t>();
   }
-  print_predictions(texts, p, names, options.json);
+  apply_long_text_options(long_text, feature_options);
+  if (feature_options.long_text != model::LongText::kWindow) {
+    const model::Features features = extractor.extract(texts, feature_options);
+    const learn::MatrixView x{features.data, features.rows, features.cols};
+    print_predictions(texts, saved.model.predict_proba(x), learn::class_names(saved), options.json);
+    return;
+  }
+  // The classifier on every window's own features; a text's probabilities are their mean.
+  feature_options.keep_windows = true;
+  const model::Features features = extractor.extract(texts, feature_options);
+  const learn::MatrixView windows_x{
+      features.window_data, static_cast<std::int64_t>(features.windows.size()), features.cols};
+  WindowPredictions windows{features.windows, features.window_begin,
+                            saved.model.predict_proba(windows_x)};
+  const std::vector<std::string> names = learn::class_names(saved);
+  const std::vector<double> p =
+      model::average_windows(windows.probabilities, names.size(), windows.first);
+  print_predictions(texts, p, names, options.json, nullptr, &windows);
 }
 
 }  // namespace
@@ -146,10 +208,15 @@ void add_predict_command(CLI::App& app) {
   cmd->add_flag(
       "--json", options->json,
       "One JSON object per sentence: text, label, probability, probabilities (and logits, for a "
-      "fine-tuned model)");
+      "fine-tuned model; with --long-text window, each window's bytes, tokens and "
+      "probabilities)");
   cmd->add_option("-t,--threads", options->threads, "Threads (0 = all available cores)")
       ->capture_default_str();
-  cmd->callback([options] { run(*options); });
+  add_long_text_options(*cmd, options->long_text);
+  cmd->callback([options, cmd] {
+    options->long_text_given = cmd->count("--long-text") > 0;
+    run(*options);
+  });
 }
 
 }  // namespace bertlite::cli

@@ -14,6 +14,7 @@
 #include "learn/model_selection.h"
 #include "learn/split.h"
 #include "learn_helpers.h"
+#include "long_text_options.h"
 #include "model/feature_cache.h"
 #include "util/progress.h"
 #include "util/threads.h"
@@ -36,6 +37,7 @@ struct TrainOptions {
   std::string out;
   int threads = 0;
   bool no_cache = false;
+  LongTextOptions long_text;
 };
 
 void print_metrics(const learn::ClassificationReport& r, const std::vector<std::string>& names,
@@ -70,6 +72,11 @@ void run(const TrainOptions& options) {
   // Data: the training file, and the test rows from --test or a seeded split of it.
   const InputTexts train_input = read_input_texts(options.train, /*with_labels=*/true);
   const learn::EncodedLabels train_labels = learn::encode_labels(train_input.labels);
+  if (train_labels.names.size() < 2) {
+    throw InvalidArgument(train_input.source + ": every row has the label '" +
+                          train_labels.names.front() +
+                          "'; a classifier needs at least two classes");
+  }
   std::vector<std::string> test_texts;
   std::vector<std::int64_t> test_y;
   std::vector<std::string> train_texts = train_input.texts;
@@ -97,6 +104,16 @@ void run(const TrainOptions& options) {
   const std::vector<std::string>& names = train_labels.names;
   std::vector<std::int64_t> counts(names.size(), 0);
   for (std::int64_t y : train_y) ++counts[y];
+  // Stratified k-fold needs every class in every fold: say so in the data's terms.
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (counts[k] < options.folds) {
+      throw InvalidArgument(train_input.source + ": label '" + names[k] + "' has " +
+                            std::to_string(counts[k]) + " training rows; " +
+                            std::to_string(options.folds) +
+                            "-fold cross-validation needs at least " +
+                            std::to_string(options.folds) + " of each (--folds)");
+    }
+  }
   std::printf("train: %s rows from %s; labels:", util::format_count(std::ssize(train_y)).c_str(),
               train_input.source.c_str());
   for (std::size_t k = 0; k < names.size(); ++k) {
@@ -113,6 +130,7 @@ void run(const TrainOptions& options) {
   feature_options.normalize = options.normalize;
   feature_options.max_length = options.max_length;
   feature_options.threads = threads;
+  apply_long_text_options(options.long_text, feature_options);
   const model::FeatureOptions resolved = extractor.resolve(feature_options);
   const model::FeatureCache cache(options.no_cache ? std::filesystem::path()
                                                    : model::default_feature_cache_dir());
@@ -155,6 +173,9 @@ void run(const TrainOptions& options) {
               result.best_score, util::format_count(std::ssize(train_y)).c_str());
 
   nlohmann::json summary = {
+      // predict reads long texts as training did unless told otherwise.
+      {"long_text", options.long_text.mode},
+      {"window_pooling", options.long_text.window_pooling},
       {"train_rows", train_y.size()},
       {"train_source", train_input.source},
       {"best_C", result.best_C},
@@ -177,6 +198,7 @@ void run(const TrainOptions& options) {
     if (auc) summary["test_roc_auc"] = *auc;
   }
 
+  if (options.long_text.stride) summary["stride"] = *options.long_text.stride;
   learn::SavedClassifier saved{result.model,
                                names,
                                {options.model, io::pooling_name(pooling), *resolved.normalize,
@@ -209,6 +231,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--normalize", options->normalize, "L2-normalize the features");
   cmd->add_option("--max-length", options->max_length,
                   "Cut inputs to this many tokens (default: the model's max positions)");
+  add_long_text_options(*cmd, options->long_text);
   cmd->add_option("--grid", options->grid,
                   "C values: log (1e-4..1e4 at half decades), walkthrough "
                   "(linspace(0.0001, 100, 20)), or a list like 0.1,1,10")

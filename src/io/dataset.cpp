@@ -102,6 +102,12 @@ Table parse_table(std::string_view text, const std::string& source, const TableO
     throw ParseError(source + ":" + std::to_string(line) + ": invalid UTF-8 at byte " +
                      std::to_string(bad) + " of the file");
   }
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    const std::size_t line =
+        1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + nul, '\n'));
+    throw ParseError(source + ":" + std::to_string(line) + ": a NUL byte at byte " +
+                     std::to_string(nul) + " of the file: not a text file");
+  }
   TableFormat format = options.format;
   if (format == TableFormat::kAuto) {
     const std::string ext = std::filesystem::path(source).extension().string();

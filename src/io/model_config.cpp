@@ -19,6 +19,8 @@ json parse(std::string_view text, const std::string& name) {
   }
 }
 
+constexpr std::int64_t kMaxLayers = 1024;
+
 // Reads a positive integer field, trying each spelling in turn (BERT's, then DistilBERT's).
 std::int64_t positive(const json& config, const std::string& name,
                       std::initializer_list<const char*> keys) {
@@ -105,7 +107,14 @@ ModelConfig parse_model_config(std::string_view text, const std::string& name) {
   }
   if (c.hidden % c.heads != 0) {
     throw ParseError(name + ": hidden size " + std::to_string(c.hidden) +
-                     " is not a multiple of the " + std::to_string(c.heads) + " attention heads");
+                     " is not a multiple of the " + std::to_string(c.heads) +
+                     " attention heads (num_attention_heads / n_heads)");
+  }
+  // Sizes no released encoder comes near: a damaged or hostile file, caught here rather than
+  // as a million missing tensors or an allocation that cannot succeed.
+  if (c.layers > kMaxLayers) {
+    throw ParseError(name + ": num_hidden_layers / n_layers " + std::to_string(c.layers) +
+                     " is more than " + std::to_string(kMaxLayers));
   }
   return c;
 }

@@ -3,8 +3,10 @@
 #include "kernels/attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -292,6 +294,29 @@ void attention_forward_packed_first(float* out, const float* qkv, const int64_t*
   const int64_t H = NH * HD;
   attention_packed_strided(SequenceView{out, H, qkv, 3 * H, qkv + H, 3 * H, qkv + 2 * H, 3 * H},
                            seq_starts, B, NH, HD, scale, /*first_only=*/true);
+}
+
+void attention_probabilities(float* out, const float* qkv, int64_t T, int64_t NH, int64_t HD,
+                             float scale) {
+  const int64_t H = NH * HD;
+  std::vector<double> scores(static_cast<std::size_t>(T));
+  for (int64_t h = 0; h < NH; ++h) {
+    for (int64_t i = 0; i < T; ++i) {
+      const float* q = qkv + i * 3 * H + h * HD;
+      double max_score = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < T; ++j) {
+        const float* k = qkv + j * 3 * H + H + h * HD;
+        double dot = 0;
+        for (int64_t d = 0; d < HD; ++d) dot += static_cast<double>(q[d]) * k[d];
+        scores[j] = dot * scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < T; ++j) sum += scores[j] = std::exp(scores[j] - max_score);
+      float* row = out + (h * T + i) * T;
+      for (int64_t j = 0; j < T; ++j) row[j] = static_cast<float>(scores[j] / sum);
+    }
+  }
 }
 
 }  // namespace bertlite::kernels

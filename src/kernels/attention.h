@@ -44,4 +44,11 @@ void attention_forward_strided(float* out, int64_t ldo,      // [T, ldo]
                                const float* v, int64_t ldv,  // [T, ldv]
                                int64_t T, int64_t NH, int64_t HD, float scale);
 
+// The probabilities softmax(q k^T * scale) of one sequence, every head: out[h, i, j] is how
+// token i's query in head h weighs key j. Plain loops with sums in double: for inspecting one
+// sentence, never on the fast path, which does not materialize them.
+void attention_probabilities(float* out,        // [NH, T, T]
+                             const float* qkv,  // [T, 3H]: q | k | v
+                             int64_t T, int64_t NH, int64_t HD, float scale);
+
 }  // namespace bertlite::kernels

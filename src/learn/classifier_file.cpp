@@ -253,4 +253,11 @@ void check_encoder(const SavedClassifier& classifier, const std::string& source,
   }
 }
 
+std::vector<std::string> class_names(const SavedClassifier& classifier) {
+  if (!classifier.label_names.empty()) return classifier.label_names;
+  std::vector<std::string> names;
+  for (const std::int64_t c : classifier.model.classes()) names.push_back(std::to_string(c));
+  return names;
+}
+
 }  // namespace bertlite::learn

@@ -71,4 +71,7 @@ SavedClassifier load_classifier(const std::filesystem::path& path);
 void check_encoder(const SavedClassifier& classifier, const std::string& source,
                    const EncoderSpec& actual);
 
+// One display name per class, in class order: the saved label names, else the class numbers.
+std::vector<std::string> class_names(const SavedClassifier& classifier);
+
 }  // namespace bertlite::learn

@@ -287,6 +287,7 @@ void Encoder::forward(const PackedBatch& batch, std::vector<float>& hidden,
     StageTimer timer(profile, index);
     layer.qkv.forward(qkv.data(), x, T);
     timer.done(ForwardProfile::kQkv, 2 * t * h * 3 * h);
+    notify("qkv", index, qkv.data(), T, 3 * H);
     const float* input = x;  // this layer's input rows, for the residual
     if (first_rows) {
       kernels::attention_forward_packed_first(context.data(), qkv.data(), batch.starts.data(), B,
@@ -360,6 +361,26 @@ void Encoder::finish_pooling(std::vector<float>& rows, std::int64_t B, io::Pooli
     pooler_->forward(rows.data(), cls.data(), B);
   }
   if (normalize) kernels::l2_normalize_rows(rows.data(), rows.data(), B, config_.hidden);
+}
+
+std::vector<std::vector<float>> Encoder::attention_probabilities(
+    std::span<const std::int32_t> ids, std::span<const std::int32_t> type_ids) const {
+  PackedBatch batch;
+  batch.add(ids, type_ids);
+  const std::int64_t NH = config_.heads, HD = config_.head_size();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+  std::vector<std::vector<float>> out;
+  // The probabilities are recomputed from each layer's Q and K rather than kept by the fast
+  // kernel, which never materializes them.
+  const Observer keep = [&](std::string_view name, int, const float* data, std::int64_t rows,
+                            std::int64_t) {
+    if (name != "qkv") return;
+    std::vector<float>& p = out.emplace_back(static_cast<std::size_t>(NH * rows * rows));
+    kernels::attention_probabilities(p.data(), data, rows, NH, HD, scale);
+  };
+  std::vector<float> hidden;
+  forward(batch, hidden, keep);
+  return out;
 }
 
 }  // namespace bertlite::model

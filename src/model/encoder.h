@@ -49,8 +49,9 @@ struct PackedBatch {
 };
 
 // Sees named intermediates as they are computed, for debugging and for comparing layer by
-// layer with PyTorch hooks: "embeddings" (layer -1), then per layer "attention_output",
-// "intermediate" and "hidden". `data` is [rows, cols], valid only during the call.
+// layer with PyTorch hooks: "embeddings" (layer -1), then per layer "qkv" ([T, 3H]: q | k | v),
+// "attention_output", "intermediate" and "hidden". `data` is [rows, cols], valid only during the
+// call.
 using Observer = std::function<void(std::string_view name, int layer, const float* data,
                                     std::int64_t rows, std::int64_t cols)>;
 
@@ -124,6 +125,13 @@ class Encoder {
   // The same with options: [CLS] rows only, profiling.
   void forward(const PackedBatch& batch, std::vector<float>& hidden,
                const ForwardOptions& options) const;
+
+  // The attention probabilities of one sequence in every layer, as transformers gives them with
+  // output_attentions=True: result[l] is [NH, T, T], row i of head h how token i's query
+  // spreads over the T keys (each row sums to 1). For pictures of one sentence: it runs a
+  // forward pass of its own.
+  std::vector<std::vector<float>> attention_probabilities(
+      std::span<const std::int32_t> ids, std::span<const std::int32_t> type_ids) const;
 
   // Sentence features [B, H] from forward()'s output: the [CLS] row, the mean over the
   // sequence's tokens, or BERT's pooler (tanh(dense(h[CLS]))); optionally L2-normalized.

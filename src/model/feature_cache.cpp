@@ -85,7 +85,15 @@ std::string FeatureCache::key(const FeatureExtractor& extractor, io::Pooling poo
   h.add(io::pooling_name(pooling));
   h.add(kernels::precision_name(extractor.encoder().precision()));
   h.add(options.normalize.value_or(false) ? "normalized" : "raw");
-  h.add(std::to_string(options.max_length) + (options.truncate ? " truncate" : " strict"));
+  // Truncation and errors keep the keys they had before windows existed.
+  std::string long_text = options.long_text == LongText::kError ? " strict" : " truncate";
+  if (options.long_text == LongText::kWindow) {
+    long_text = " window " +
+                std::to_string(options.stride.value_or(default_stride(
+                    options.max_length, extractor.tokenizer().num_special_tokens()))) +
+                " " + std::string(window_pooling_name(options.window_pooling));
+  }
+  h.add(std::to_string(options.max_length) + long_text);
   for (const std::string& text : texts) h.add(text);
   return h.hex();
 }
@@ -108,6 +116,9 @@ std::optional<Features> FeatureCache::load(const std::string& key) const {
     f.pooling = io::parse_pooling(info.at("pooling").get<std::string>());
     f.normalize = info.at("normalize").get<bool>();
     f.max_length = info.at("max_length").get<std::size_t>();
+    f.windowed = info.value("windowed", std::int64_t{0});
+    f.long_text = parse_long_text(info.value("long_text", std::string("truncate")));
+    f.stride = info.value("stride", std::size_t{0});
     return f;
   } catch (const std::exception&) {
     return std::nullopt;  // damaged or from another version: recompute
@@ -121,10 +132,13 @@ void FeatureCache::store(const std::string& key, const Features& f) const {
   if (error) throw IoError(dir_.string() + ": cannot create the feature cache: " + error.message());
   // The matrix first: an entry is only found once its .json exists.
   io::write_npy(dir_ / (key + ".npy"), f.data, f.rows, f.cols);
-  const nlohmann::json info = {{"format", kCacheFormat},   {"rows", f.rows},
-                               {"cols", f.cols},           {"tokens", f.tokens},
-                               {"truncated", f.truncated}, {"pooling", io::pooling_name(f.pooling)},
-                               {"normalize", f.normalize}, {"max_length", f.max_length}};
+  nlohmann::json info = {{"format", kCacheFormat},   {"rows", f.rows},
+                         {"cols", f.cols},           {"tokens", f.tokens},
+                         {"truncated", f.truncated}, {"pooling", io::pooling_name(f.pooling)},
+                         {"normalize", f.normalize}, {"max_length", f.max_length}};
+  info["windowed"] = f.windowed;
+  info["long_text"] = long_text_name(f.long_text);
+  info["stride"] = f.stride;
   util::write_file_atomic(dir_ / (key + ".json"), info.dump(1) + "\n");
 }
 
@@ -134,6 +148,11 @@ std::vector<Features> extract_cached(const FeatureExtractor& extractor, const Fe
                                      const FeatureOptions& requested,
                                      const ProgressCallback& progress, int* hits) {
   const FeatureOptions options = extractor.resolve(requested);
+  // Entries hold the texts' features only, not every window's.
+  if (options.keep_windows) {
+    if (hits) *hits = 0;
+    return extractor.extract(texts, poolings, options, progress);
+  }
   std::vector<Features> results(poolings.size());
   std::vector<std::string> keys(poolings.size());
   std::vector<io::Pooling> missing;

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "bertlite/error.h"
+#include "kernels/rows.h"
 
 namespace bertlite::model {
 namespace {
@@ -94,9 +95,18 @@ std::vector<Features> FeatureExtractor::extract(std::span<const std::string> tex
     f.max_length = options.max_length;
   }
 
+  const std::size_t specials = tokenizer_.num_special_tokens();
+  const bool windows_on = options.long_text == LongText::kWindow;
+  const std::size_t stride = options.stride.value_or(default_stride(options.max_length, specials));
+  for (Features& f : results) {
+    f.long_text = options.long_text;
+    f.stride = windows_on ? stride : 0;
+    if (options.keep_windows) f.window_begin.assign(1, 0);
+  }
+
   EncodeOptions encode;
-  // Without truncation, encode in full and reject what does not fit, naming the row.
-  encode.max_length = options.truncate ? options.max_length : 0;
+  // Truncation cuts while tokenizing; errors and windows need every token.
+  encode.max_length = options.long_text == LongText::kTruncate ? options.max_length : 0;
 
   ForwardOptions forward_options;
   forward_options.cls_rows_only =
@@ -108,63 +118,102 @@ std::vector<Features> FeatureExtractor::extract(std::span<const std::string> tex
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
 
-  std::int64_t tokens = 0, truncated = 0;
+  std::int64_t tokens = 0, truncated = 0, windowed = 0;
   PackedBatch batch;
   std::vector<float> hidden;
   for (std::size_t chunk = 0; chunk < texts.size(); chunk += kChunkSize) {
     const std::size_t chunk_size = std::min(kChunkSize, texts.size() - chunk);
     const auto tokenize_start = Clock::now();
-    const std::vector<Encoding> encodings =
+    std::vector<Encoding> encodings =
         tokenizer_.encode_batch(texts.subspan(chunk, chunk_size), encode, options.threads);
     if (options.profile) options.profile->tokenize_seconds += seconds_since(tokenize_start);
 
-    std::vector<std::size_t> order(chunk_size);
+    // Each text that fits as itself; a longer one, with windows on, as its windows.
+    Sequences split =
+        split_long_texts(std::move(encodings), options.max_length, options.long_text, stride,
+                         [&](std::size_t i) { return options.row_name(chunk + i); });
+    const std::vector<Encoding>& sequences = split.encodings;
+    const std::vector<Window>& sequence_windows = split.windows;
+    const std::vector<std::size_t>& first_sequence = split.first;
+    const std::size_t count = sequences.size();
+    tokens += split.tokens;
+    truncated += split.truncated;
+    windowed += split.windowed;
+
+    std::vector<std::size_t> order(count);
     std::iota(order.begin(), order.end(), std::size_t{0});
-    for (std::size_t i = 0; i < chunk_size; ++i) {
-      if (encodings[i].size() > options.max_length) {
-        throw InvalidArgument(options.row_name(chunk + i) + ": " +
-                              std::to_string(encodings[i].size()) +
-                              " tokens, more than the limit of " +
-                              std::to_string(options.max_length) + " (truncation is off)");
-      }
-      truncated += encodings[i].truncated > 0;
-      tokens += static_cast<std::int64_t>(encodings[i].size());
-    }
     // Longest first: similar lengths share a batch, so attention work per batch is even.
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return encodings[a].size() > encodings[b].size();
+      return sequences[a].size() > sequences[b].size();
     });
 
-    std::size_t next = 0;
-    while (next < chunk_size) {
+    // Every sequence's pooled vector, per pooling: [count, H].
+    std::vector<std::vector<float>> pooled_rows(results.size(), std::vector<float>(count * H));
+    std::size_t next = 0, reported = 0;
+    while (next < count) {
       batch.clear();
       const std::size_t first = next;
       // Fill to the token budget; a single sentence longer than the budget gets its own batch.
-      while (next < chunk_size &&
+      while (next < count &&
              (batch.sequences() == 0 ||
-              batch.tokens() + static_cast<std::int64_t>(encodings[order[next]].size()) <=
+              batch.tokens() + static_cast<std::int64_t>(sequences[order[next]].size()) <=
                   options.batch_tokens)) {
-        const Encoding& e = encodings[order[next]];
+        const Encoding& e = sequences[order[next]];
         batch.add(e.ids, e.type_ids);
         ++next;
       }
       encoder_.forward(batch, hidden, forward_options);
       const auto pool_start = Clock::now();
-      for (Features& f : results) {
+      for (std::size_t k = 0; k < results.size(); ++k) {
+        const Features& f = results[k];
         const std::vector<float> pooled =
             forward_options.cls_rows_only ? encoder_.pool_cls_rows(hidden, f.pooling, f.normalize)
                                           : encoder_.pool(batch, hidden, f.pooling, f.normalize);
         for (std::size_t b = 0; b < next - first; ++b) {
-          std::copy_n(pooled.data() + b * H, H, f.data.data() + (chunk + order[first + b]) * H);
+          std::copy_n(pooled.data() + b * H, H, pooled_rows[k].data() + order[first + b] * H);
         }
       }
       if (options.profile) options.profile->pooling_seconds += seconds_since(pool_start);
-      if (progress) progress(static_cast<std::int64_t>(next - first));
+      // Progress counts texts; with windows, in proportion to the sequences done.
+      if (progress) {
+        const std::size_t done = next * chunk_size / count;
+        progress(static_cast<std::int64_t>(done - reported));
+        reported = done;
+      }
     }
+
+    const auto pool_start = Clock::now();
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      Features& f = results[k];
+      const std::vector<float>& rows = pooled_rows[k];
+      for (std::size_t i = 0; i < chunk_size; ++i) {
+        const std::size_t s0 = first_sequence[i], s1 = first_sequence[i + 1];
+        float* out = f.data.data() + (chunk + i) * H;
+        if (s1 - s0 == 1) {
+          std::copy_n(rows.data() + s0 * H, H, out);
+        } else {
+          std::vector<std::size_t> weights;
+          for (std::size_t s = s0; s < s1; ++s)
+            weights.push_back(sequence_windows[s].content_tokens());
+          pool_windows(std::span(rows).subspan(s0 * H, (s1 - s0) * H), H, options.window_pooling,
+                       weights, std::span(out, H));
+          if (f.normalize) kernels::l2_normalize_rows(out, out, 1, H);
+        }
+      }
+      if (options.keep_windows) {
+        f.window_data.insert(f.window_data.end(), rows.begin(), rows.end());
+        f.windows.insert(f.windows.end(), sequence_windows.begin(), sequence_windows.end());
+        const std::size_t base = f.window_begin.back();
+        for (std::size_t i = 1; i <= chunk_size; ++i)
+          f.window_begin.push_back(base + first_sequence[i]);
+      }
+    }
+    if (options.profile) options.profile->pooling_seconds += seconds_since(pool_start);
   }
   for (Features& f : results) {
     f.tokens = tokens;
     f.truncated = truncated;
+    f.windowed = windowed;
   }
   return results;
 }

@@ -9,8 +9,9 @@
 // about `batch_tokens` real tokens (no padding anywhere), then pooled and put back in input
 // order. Because a sentence's output does not depend on its batch, sorting changes speed only.
 //
-// Inputs longer than the model's position table are truncated (and counted) unless
-// `truncate` is false, which makes them an InvalidArgument naming the row.
+// Inputs longer than max_length are truncated (and counted), an InvalidArgument naming the row,
+// or read in overlapping windows whose features are pooled (FeatureOptions::long_text; see
+// model/long_text.h).
 #pragma once
 
 #include <bertlite/tokenizer.h>
@@ -25,6 +26,7 @@
 
 #include "io/model_config.h"
 #include "model/encoder.h"
+#include "model/long_text.h"
 
 namespace bertlite::model {
 
@@ -35,8 +37,14 @@ struct FeatureOptions {
   // Longest input in tokens, special tokens included; 0 = the model's max positions. A value
   // above the model's max positions is an InvalidArgument.
   std::size_t max_length = 0;
-  // false: an input longer than max_length is an error instead of being cut.
-  bool truncate = true;
+  // An input longer than max_length: cut, an error, or windows.
+  LongText long_text = LongText::kTruncate;
+  // kWindow: tokens shared by consecutive windows (unset: default_stride), how the windows'
+  // features combine, and whether to return every window's own features too (for predictions
+  // averaged over windows).
+  std::optional<std::size_t> stride;
+  WindowPooling window_pooling = WindowPooling::kMean;
+  bool keep_windows = false;
   // Real tokens per forward pass: larger batches make larger GEMMs, up to a point.
   std::int64_t batch_tokens = 4096;
   // Threads for tokenizing (0 = all available). The encoder's kernels use
@@ -57,9 +65,19 @@ struct Features {
   std::int64_t cols = 0;
   std::int64_t tokens = 0;     // real tokens encoded, special tokens included
   std::int64_t truncated = 0;  // inputs cut to max_length
+  std::int64_t windowed = 0;   // inputs read in more than one window
   io::Pooling pooling = io::Pooling::kCls;
   bool normalize = false;
   std::size_t max_length = 0;  // the limit that was applied
+  LongText long_text = LongText::kTruncate;
+  std::size_t stride = 0;  // kWindow: the stride applied
+
+  // With keep_windows: row w of window_data [windows.size(), cols] is window w's own features
+  // (pooled and normalized as a text of its own would be), and input i's windows are
+  // [window_begin[i], window_begin[i + 1]). An input that fits is one window.
+  std::vector<float> window_data;
+  std::vector<Window> windows;
+  std::vector<std::size_t> window_begin;
 };
 
 // Called after each batch with the number of inputs it finished.

@@ -488,7 +488,9 @@ std::string shapes_figure(const GuideReport& r) {
   const Rgb pale_blue = mix({255, 255, 255}, kBlue, 0.18);
   const Rgb pale_orange = mix({255, 255, 255}, kVermillion, 0.22);
   const Rgb highlight = mix({255, 255, 255}, kVermillion, 0.75);
+  // cls and pooler both start from position 0; the pooler then applies tanh(dense(.)).
   const bool cls = r.pooling != "mean";
+  const bool pooler = r.pooling == "pooler";
 
   // 0. The sentences: a page of lines.
   {
@@ -589,8 +591,13 @@ std::string shapes_figure(const GuideReport& r) {
   }
   // Arrows between the glyphs, each step's name above its arrow.
   const double half[] = {34, 52, 58, 44, 44, 58};
-  const std::vector<std::vector<std::string>> steps = {
-      {"tokenize,", "pad"}, {"encoder"}, {cls ? "[CLS]" : "mean"}, {"split"}, {"fit"}};
+  const std::vector<std::vector<std::string>> steps = {{"tokenize,", "pad"},
+                                                       {"encoder"},
+                                                       {pooler ? "pooler"
+                                                        : cls  ? "[CLS]"
+                                                               : "mean"},
+                                                       {"split"},
+                                                       {"fit"}};
   const double arrow_y = base - 48;
   for (int k = 0; k < 5; ++k) {
     const double x0 = center(k) + half[k] + 8, x1 = center(k + 1) - half[k + 1] - 8;
@@ -603,7 +610,13 @@ std::string shapes_figure(const GuideReport& r) {
   std::string note = "T = " + format_int(m.cols) +
                      ", the longest tokenized sentence;  H = " + format_int(r.hidden) +
                      ", the encoder's width;  grey: padding";
-  if (cls) note += ";  orange: position 0, the [CLS] token, kept as the features";
+  if (pooler) {
+    note += ";  orange: position 0, the [CLS] token, through the pooler (tanh of a dense layer)";
+  } else if (cls) {
+    note += ";  orange: position 0, the [CLS] token, kept as the features";
+  } else {
+    note += ";  features: the mean over each sentence's real tokens";
+  }
   svg.text(kFullWidth / 2, height - 6, note, "middle", "note");
   return svg.finish();
 }

@@ -186,7 +186,7 @@ std::string header(const GuideReport& r) {
       "taken further.</p>";
   html += "<dl class=\"facts\">";
   html += fact("model", r.model, r.model_summary);
-  std::string features = r.pooling + " pooling";
+  std::string features = r.pooling + (r.normalized ? ", L2-normalized" : "") + " pooling";
   if (!r.precision.empty()) features += ", " + r.precision + " GEMMs";
   html += fact("features", features,
                r.threads > 0 ? std::to_string(r.threads) + " threads" : std::string());
@@ -235,6 +235,23 @@ std::string header(const GuideReport& r) {
   return html + "</nav></header>";
 }
 
+// How this run turned token vectors into one vector per sentence, as the walkthrough would say it.
+std::string features_sentence(const std::string& pooling) {
+  if (pooling == "mean") {
+    return "the run averages each sentence&rsquo;s real token vectors (mean pooling, the "
+           "model&rsquo;s own) into one vector per sentence, its features. (The walkthrough "
+           "keeps the <code>[CLS]</code> token&rsquo;s vector instead: "
+           "<code>--pooling cls</code>.)";
+  }
+  if (pooling == "pooler") {
+    return "the run passes each sentence&rsquo;s first vector, the <code>[CLS]</code> "
+           "token&rsquo;s, through BERT&rsquo;s pooler (a dense layer and tanh), and that is "
+           "its features.";
+  }
+  return "as in the walkthrough, each sentence&rsquo;s first vector, the <code>[CLS]</code> "
+         "token&rsquo;s, is kept as its features.";
+}
+
 std::string flow_section(const GuideReport& r) {
   std::string html =
       "<section id=\"flow\"><h2><span class=\"number\">1</span>A sentence&rsquo;s "
@@ -247,7 +264,7 @@ std::string flow_section(const GuideReport& r) {
       format_int(r.padded.rows) +
       " sentences to the same length so they stack into one matrix, and a mask says which "
       "cells are real. The encoder turns every token into a vector of " +
-      format_int(r.hidden) + " numbers; one vector per sentence is kept as its features.</p>";
+      format_int(r.hidden) + " numbers; " + features_sentence(r.pooling) + "</p>";
   html += "<figure class=\"wide\">" + flow_figure(r) +
           "<figcaption>The example sentence at each step. In the padded matrix (its first rows "
           "shown) grey cells are padding; in the feature strip purple is negative and orange "

@@ -152,7 +152,8 @@ struct GuideReport {
   // The header.
   std::string model;          // "all-MiniLM-L6-v2"
   std::string model_summary;  // "BERT, 6 layers, hidden 384, 22,713,216 parameters"
-  std::string pooling;        // "cls"
+  std::string pooling;        // "cls", "mean" or "pooler": the captions follow it
+  bool normalized = false;    // the features were L2-normalized
   std::string precision;      // "fp32"
   int threads = 0;
   std::string data_source;                        // "data/sst2/train.tsv"

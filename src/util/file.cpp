@@ -13,6 +13,10 @@ namespace bertlite::util {
 namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path) {
+  // An ifstream opens a directory and reads nothing: say what it is instead.
+  if (std::error_code ec; fs::is_directory(path, ec)) {
+    throw IoError(path.string() + ": is a directory, not a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream buffer;

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "bertlite/error.h"
+
 namespace bertlite::util {
 namespace {
 
@@ -52,8 +54,13 @@ int available_cores() {
 }
 
 int resolve_threads(int requested) {
+  if (requested < 0 || requested > kMaxThreads) {
+    throw InvalidArgument("threads: " + std::to_string(requested) +
+                          " is not a thread count (0 = all available cores, at most " +
+                          std::to_string(kMaxThreads) + ")");
+  }
   const int cores = available_cores();
-  if (requested <= 0) return cores;
+  if (requested == 0) return cores;
   return std::min(requested, cores);
 }
 

@@ -13,8 +13,12 @@ namespace bertlite::util {
 // (cgroup v2 cpu.max or v1 cfs_quota_us), never less than 1.
 int available_cores();
 
+// The most threads anyone may ask for: a larger --threads is a typo, not a machine.
+inline constexpr int kMaxThreads = 4096;
+
 // Turns a user's --threads value into a thread count: 0 means available_cores();
-// a request above available_cores() is capped to it.
+// a request above available_cores() is capped to it. Throws InvalidArgument for a negative
+// count or one above kMaxThreads.
 int resolve_threads(int requested);
 
 // Calls body(begin, end) over [0, n) in chunks of at most `grain` items on up to `threads`

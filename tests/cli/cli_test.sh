@@ -34,8 +34,10 @@ err=$("$BERTLITE" tokenize --model /no/such/model "x" 2>&1 >/dev/null); code=$?
 check "missing model exit code" "1" "$code"
 contains "missing model message" "model '/no/such/model' not found" "$err"
 
-"$BERTLITE" tokenize --bogus-flag >/dev/null 2>&1; code=$?
-check "bad usage exit code" "109" "$code"
+err=$("$BERTLITE" tokenize --bogus-flag 2>&1 >/dev/null); code=$?
+check "bad usage exit code" "2" "$code"
+check "bad usage is one line" "1" "$(echo "$err" | wc -l)"
+contains "bad usage message" "bertlite: error: The following argument was not expected: --bogus-flag" "$err"
 
 help=$("$BERTLITE" tokenize --help)
 contains "help mentions --json" "--json" "$help"
@@ -59,7 +61,7 @@ check "embed bad extension message" "bertlite: error: --out $tmp/f.csv: the name
 
 err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.npy" --max-length 4 --no-truncate 2>&1); code=$?
 check "no-truncate exit code" "1" "$code"
-check "no-truncate message" "bertlite: error: $tmp/three.tsv:2: 7 tokens, more than the limit of 4 (truncation is off)" "$err"
+check "no-truncate message" "bertlite: error: $tmp/three.tsv:2: 7 tokens, more than the limit of 4 (--long-text error; truncate or window read it)" "$err"
 [ -e "$tmp/g.npy" ]; check "no output on error" "1" "$?"
 out=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.npy" --max-length 4)
 contains "truncated count" "1 truncated" "$out"

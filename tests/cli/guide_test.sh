@@ -44,6 +44,21 @@ check "guide report renders in Chromium" "0" "$?"
 out=$("$BERTLITE" guide --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --rows 400 --seeds 1 \
       --grid 1 --report "" 2>&1)
 contains "second run uses the cache" "(from the feature cache)" "$out"
+# The report's captions follow the run's pooling (the default model's own is mean).
+html=$(cat "$tmp/report.html")
+contains "mean run: the flow says mean" "real token vectors (mean pooling" "$html"
+check "mean run: no [CLS] feature caption" "" "$(echo "$html" | grep -o 'kept as the features')"
+for pooling in cls pooler; do
+  "$BERTLITE" guide --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --rows 400 --seeds 1 \
+    --grid 1 --pooling "$pooling" --report "$tmp/report-$pooling.html" >/dev/null 2>&1
+  check "guide --pooling $pooling exit code" "0" "$?"
+done
+html=$(cat "$tmp/report-cls.html")
+contains "cls run: the flow says [CLS]" "token&rsquo;s, is kept as its features" "$html"
+check "cls run: no mean caption" "" "$(echo "$html" | grep -o 'real token vectors (mean pooling')"
+html=$(cat "$tmp/report-pooler.html")
+contains "pooler run: the flow says pooler" "through BERT&rsquo;s pooler" "$html"
+contains "pooler run: the shapes say pooler" "through the pooler (tanh of a dense layer)" "$html"
 
 out=$("$BERTLITE" train --train "$tmp/train.tsv" --test "$tmp/dev.tsv" --grid 0.1,1,10 \
       --pooling mean --normalize --out "$tmp/clf.json" 2>&1); code=$?

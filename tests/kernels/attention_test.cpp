@@ -178,6 +178,28 @@ TEST(Attention, StridedMatchesFused) {
   }
 }
 
+// The probabilities the fast kernel never materializes: rows sum to 1, and P v is its output.
+TEST(Attention, ProbabilitiesTimesValuesAreTheOutput) {
+  const int64_t T = 13, NH = 3, HD = 8, H = NH * HD;
+  const auto qkv = random_vector(T * 3 * H, 67);
+  std::vector<float> p(NH * T * T), out(T * H);
+  attention_probabilities(p.data(), qkv.data(), T, NH, HD, 0.35f);
+  attention_forward(out.data(), qkv.data(), T, NH, HD, 0.35f);
+  for (int64_t h = 0; h < NH; ++h) {
+    for (int64_t i = 0; i < T; ++i) {
+      double sum = 0;
+      for (int64_t j = 0; j < T; ++j) sum += p[(h * T + i) * T + j];
+      EXPECT_NEAR(sum, 1.0, 1e-6);
+      for (int64_t d = 0; d < HD; ++d) {
+        double context = 0;
+        for (int64_t j = 0; j < T; ++j)
+          context += p[(h * T + i) * T + j] * qkv[j * 3 * H + 2 * H + h * HD + d];
+        EXPECT_NEAR(out[i * H + h * HD + d], context, 1e-5);
+      }
+    }
+  }
+}
+
 TEST(Attention, LargeScoresStayFinite) {
   const int64_t T = 40, NH = 2, HD = 32, H = NH * HD;
   const auto qkv = random_vector(T * 3 * H, 65, -30.0f, 30.0f);  // scores up to ~1e4

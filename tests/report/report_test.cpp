@@ -347,6 +347,36 @@ TEST(Page, EveryFigureOnceWithItsStableId) {
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
 }
 
+// Every caption that names how features were made follows the run's --pooling.
+TEST(Page, CaptionsFollowThePoolingOfTheRun) {
+  struct Case {
+    const char* pooling;
+    std::vector<std::string> present, absent;
+  };
+  const std::vector<Case> cases = {
+      {"cls",
+       {"is kept as its features", "orange: position 0, the [CLS] token, kept as the features"},
+       {"mean pooling, the model", "through the pooler", ">mean</text>", ">pooler</text>"}},
+      {"mean",
+       {"real token vectors (mean pooling", "features: the mean over each sentence",
+        ">mean</text>"},
+       {"is kept as its features", "kept as the features", "through the pooler"}},
+      {"pooler",
+       {"through BERT&rsquo;s pooler", "through the pooler (tanh of a dense layer)",
+        ">pooler</text>"},
+       {"is kept as its features", "kept as the features", "mean pooling, the model",
+        ">mean</text>"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.pooling);
+    GuideReport r = sample_report();
+    r.pooling = c.pooling;
+    const std::string html = render_guide_report(r);
+    for (const std::string& text : c.present) EXPECT_NE(html.find(text), std::string::npos) << text;
+    for (const std::string& text : c.absent) EXPECT_EQ(html.find(text), std::string::npos) << text;
+  }
+}
+
 TEST(Page, SelfContained) {
   const std::string html = render_guide_report(sample_report());
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "bertlite/error.h"
+
 namespace bertlite::util {
 namespace {
 
@@ -15,6 +17,8 @@ TEST(Threads, ResolveNeverExceedsAvailableCores) {
   EXPECT_EQ(resolve_threads(0), cores);
   EXPECT_EQ(resolve_threads(1), 1);
   EXPECT_EQ(resolve_threads(cores + 100), cores);
+  EXPECT_THROW(resolve_threads(-1), InvalidArgument);      // a typo, not "all cores"
+  EXPECT_THROW(resolve_threads(100000), InvalidArgument);  // above kMaxThreads
 }
 
 TEST(Threads, ParallelForCoversEveryIndexOnce) {
