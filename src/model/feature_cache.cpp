@@ -88,10 +88,9 @@ std::string FeatureCache::key(const FeatureExtractor& extractor, io::Pooling poo
   // Truncation and errors keep the keys they had before windows existed.
   std::string long_text = options.long_text == LongText::kError ? " strict" : " truncate";
   if (options.long_text == LongText::kWindow) {
-    long_text = " window " +
-                std::to_string(options.stride.value_or(default_stride(
-                    options.max_length, extractor.tokenizer().num_special_tokens()))) +
-                " " + std::string(window_pooling_name(options.window_pooling));
+    // The options are resolved (extract_cached), so the stride is set.
+    long_text = " window " + std::to_string(options.stride.value_or(0)) + " " +
+                std::string(window_pooling_name(options.window_pooling));
   }
   h.add(std::to_string(options.max_length) + long_text);
   for (const std::string& text : texts) h.add(text);

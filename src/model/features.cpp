@@ -59,6 +59,9 @@ FeatureOptions FeatureExtractor::resolve(const FeatureOptions& options) const {
                           " leaves no room for the special tokens");
   }
   if (resolved.batch_tokens <= 0) throw InvalidArgument("batch tokens must be positive");
+  if (resolved.long_text == LongText::kWindow && !resolved.stride) {
+    resolved.stride = default_stride(resolved.max_length, tokenizer_.num_special_tokens());
+  }
   if (!resolved.row_name) {
     resolved.row_name = [](std::size_t i) { return "text " + std::to_string(i + 1); };
   }
@@ -95,9 +98,8 @@ std::vector<Features> FeatureExtractor::extract(std::span<const std::string> tex
     f.max_length = options.max_length;
   }
 
-  const std::size_t specials = tokenizer_.num_special_tokens();
   const bool windows_on = options.long_text == LongText::kWindow;
-  const std::size_t stride = options.stride.value_or(default_stride(options.max_length, specials));
+  const std::size_t stride = options.stride.value_or(0);  // resolve() set it for windows
   for (Features& f : results) {
     f.long_text = options.long_text;
     f.stride = windows_on ? stride : 0;

@@ -39,7 +39,8 @@ struct FeatureOptions {
   std::size_t max_length = 0;
   // An input longer than max_length: cut, an error, or windows.
   LongText long_text = LongText::kTruncate;
-  // kWindow: tokens shared by consecutive windows (unset: default_stride), how the windows'
+  // kWindow: tokens shared by consecutive windows (unset: default_stride, filled in by
+  // resolve()), how the windows'
   // features combine, and whether to return every window's own features too (for predictions
   // averaged over windows).
   std::optional<std::size_t> stride;
