@@ -7,6 +7,7 @@
 
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
+#include "kernels/held_signals.h"
 #include "kernels/ref/reference.h"
 
 namespace bertlite::kernels {
@@ -27,6 +28,7 @@ void gemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, f
     return;
   }
   sync_compute_threads();  // oneDNN's sgemm runs on this thread's OpenMP team
+  const HeldSignals held;  // its AVX kernels move rsp into the heap: see held_signals.h
   const dnnl_status_t status = dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', M, N, K,
                                           alpha, A, lda, B, ldb, beta, C, ldc);
   if (status != dnnl_success) {

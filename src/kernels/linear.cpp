@@ -25,6 +25,7 @@
 
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
+#include "kernels/held_signals.h"
 #include "kernels/kernel_clones.h"
 #include "kernels/ref/reference.h"
 
@@ -235,6 +236,7 @@ bool int8_gemm_sums_exactly() {
       const auto pd = make_matmul_pd(src_md, weights_md, nullptr, dst_md, dnnl::primitive_attr());
       dnnl::memory a(src_md, cpu_engine(), src.data()), b(weights_md, cpu_engine(), weights.data()),
           c(dst_md, cpu_engine(), dst.data());
+      const HeldSignals held;
       dnnl::matmul(pd).execute(thread_stream(),
                                {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
       thread_stream().wait();
@@ -408,6 +410,7 @@ std::future<void> prepare_float_gemm_code() {
     // 64 rows: smaller GEMMs take a path that does not write the general kernels.
     constexpr int64_t kSize = 64;
     std::vector<float> a(kSize * kSize, 1.0f), b(kSize * kSize, 0.5f), c(kSize * kSize);
+    const HeldSignals held;
     (void)dnnl_sgemm('N', 'T', kSize, kSize, kSize, 1.0f, a.data(), kSize, b.data(), kSize, 0.0f,
                      c.data(), kSize);
   });
@@ -658,8 +661,11 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     }
 #endif
     dnnl::stream& stream = thread_stream();
-    plan->primitive.execute(stream, args);
-    stream.wait();
+    {
+      const HeldSignals held;  // oneDNN's AVX GEMM kernels move rsp into the heap
+      plan->primitive.execute(stream, args);
+      stream.wait();
+    }
     if (impl.int8_gemm()) {
       const int64_t N = impl.N;
       const float* scales = row_scales.data();

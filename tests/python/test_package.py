@@ -208,7 +208,10 @@ def test_two_python_threads_embed_at_the_same_time(bl, encoder):
 
 def test_ctrl_c_interrupts_a_long_embed(bertlite_package):
     script = (
-        "import sys, bertlite\n"
+        "import signal, sys, bertlite\n"
+        # Python only handles SIGINT if it was not ignored when it started (a job run in the
+        # background of a shell is started with SIGINT ignored): handle it in any case.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "e = bertlite.Encoder.from_pretrained('all-MiniLM-L6-v2')\n"
         "texts = [l.split('\\t')[0] for l in open(sys.argv[1], encoding='utf-8')] * 50\n"
         "print('ready', flush=True)\n"
