@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "io/model_config.h"
 #include "io/model_path.h"
+#include "long_text_options.h"
 #include "server/http_server.h"
 #include "util/threads.h"
 
@@ -28,6 +29,7 @@ struct ServeOptions {
   std::string pooling;
   std::string precision;
   int threads = 0;
+  LongTextOptions long_text;
 };
 
 // Blocks SIGTERM and SIGINT in this thread and every thread started after it, so that only
@@ -48,6 +50,11 @@ void run(ServeOptions options) {
   if (!options.precision.empty()) {
     options.service.precision = kernels::parse_precision(options.precision);
   }
+  model::FeatureOptions long_text;  // only to read the shared options the way other commands do
+  apply_long_text_options(options.long_text, long_text);
+  options.service.long_text = long_text.long_text;
+  options.service.stride = long_text.stride;
+  options.service.window_pooling = long_text.window_pooling;
   // One connection thread per request the queue may hold, and a few for /health and /metrics.
   options.http.http_threads = static_cast<int>(options.service.max_concurrent_requests) + 8;
 
@@ -91,10 +98,10 @@ void run(ServeOptions options) {
   }
   http.set_service(service);
   const server::ModelInfo& info = service->info();
-  std::printf("bertlite serve: ready: %s (%s pooling, %s%s%s), max input %zu tokens\n",
+  std::printf("bertlite serve: ready: %s (%s pooling, %s%s%s), max input %zu tokens (%s)\n",
               info.model_id.c_str(), info.pooling.c_str(), info.precision.c_str(),
               info.classifier_kind.empty() ? "" : ", /predict: ", info.classifier_kind.c_str(),
-              info.max_input_length);
+              info.max_input_length, info.long_text.c_str());
   std::fflush(stdout);
 
   stop_threads();  // returns after shutdown, once in-flight requests are answered
@@ -116,7 +123,11 @@ void add_serve_command(CLI::App& app) {
       "/predict, /tokenize, GET /info, /health, /metrics, and OpenAI's POST /v1/embeddings\n"
       "(GET /openapi.json describes them). /predict serves --classifier FILE (bertlite train)\n"
       "or a fine-tuned --model DIR (bertlite finetune). Requests are packed into batches of\n"
-      "at most --max-batch-tokens tokens; a sentence's result does not depend on its batch.");
+      "at most --max-batch-tokens tokens; a sentence's result does not depend on its batch.\n"
+      "An input over --max-input-length follows the request's \"truncate\" (else\n"
+      "--auto-truncate: cut, or 422) under --long-text truncate; always gets 422 under error;\n"
+      "under window is read whole in windows (embeddings pooled, /predict scores averaged) and\n"
+      "\"truncate\" is ignored.");
   cmd->add_option("-m,--model", s.model,
                   "Model folder or name (default: the classifier's model, else " +
                       std::string(io::kDefaultModel) + ")");
@@ -149,7 +160,7 @@ void add_serve_command(CLI::App& app) {
                   "Longest input in tokens, special tokens included (default: the model's)");
   cmd->add_flag("--auto-truncate", s.auto_truncate,
                 "Cut inputs over --max-input-length when a request does not say \"truncate\" "
-                "(otherwise they get 422)");
+                "(otherwise they get 422); only with --long-text truncate");
   cmd->add_option("--payload-limit", h.payload_limit, "Largest request body in bytes (413 above)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -160,6 +171,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   cmd->add_option("-t,--threads", options->threads, "Compute threads (0 = all available cores)")
       ->capture_default_str();
+  add_long_text_options(*cmd, options->long_text);
   cmd->callback([options] { run(*options); });
 }
 

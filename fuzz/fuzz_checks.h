@@ -1,5 +1,6 @@
 // fuzz/fuzz_checks.h - what the fuzz targets share: an independent UTF-8 oracle, a hard
-// invariant check, and the Encoding shape checks.
+// invariant check, the Encoding shape checks, and a scratch folder for readers that only take
+// a path.
 //
 // A violated invariant traps (SIGILL) rather than throwing, so libFuzzer and the replay test
 // both report it as a crash with a stack, and no catch block in a harness can swallow it.
@@ -7,11 +8,18 @@
 // it, not against itself.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <string_view>
+#include <system_error>
 #include <typeinfo>
 
 #include "bertlite/tokenizer.h"
@@ -87,6 +95,42 @@ inline bool same_encoding(const Encoding& a, const Encoding& b) {
   return a.ids == b.ids && a.type_ids == b.type_ids && a.attention_mask == b.attention_mask &&
          a.special_tokens_mask == b.special_tokens_mask && a.offsets == b.offsets &&
          a.truncated == b.truncated;
+}
+
+// A folder of this process's own (libFuzzer's fork mode runs several processes at once) under
+// the system temp folder, emptied on first use; readers that only take a path read from it.
+inline const std::filesystem::path& scratch_folder() {
+  static const std::filesystem::path folder = [] {
+    const std::filesystem::path f =
+        std::filesystem::temp_directory_path() / ("bertlite-fuzz-" + std::to_string(::getpid()));
+    std::error_code ignored;
+    std::filesystem::remove_all(f, ignored);
+    std::filesystem::create_directories(f);
+    return f;
+  }();
+  return folder;
+}
+
+// Writes `bytes` to scratch_folder() / `name` (creating parent folders) and returns the path.
+inline std::filesystem::path write_scratch_file(const std::filesystem::path& name,
+                                                std::string_view bytes) {
+  const std::filesystem::path path = scratch_folder() / name;
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) {
+    // Not a finding: the harness cannot run.
+    std::fprintf(stderr, "fuzz: cannot write %s\n", path.c_str());
+    std::abort();
+  }
+  return path;
+}
+
+// Removes scratch_folder() / `name` if it exists.
+inline void remove_scratch_file(const std::filesystem::path& name) {
+  std::error_code ignored;
+  std::filesystem::remove_all(scratch_folder() / name, ignored);
 }
 
 // Runs one fuzz input. Only bertlite::Error may leave the library, and each harness catches

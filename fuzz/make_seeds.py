@@ -2,7 +2,10 @@
 """fuzz/make_seeds.py - writes the committed seed corpora in fuzz/seeds/, so they can be
 regenerated and reviewed instead of being opaque blobs.
 
-  python3 fuzz/make_seeds.py [--model models/all-MiniLM-L6-v2]
+  python3 fuzz/make_seeds.py [--model models/all-MiniLM-L6-v2] [--targets TARGET...]
+
+The committed tokenizer_json_fuzz folder also holds inputs merged from fuzzing runs (named by
+their SHA-1), which rewriting that folder deletes; pass --targets to rewrite only some folders.
 
 seeds/tokenizer_fuzz/: inputs in tokenizer_fuzz.cpp's layout (flags byte, max_length byte,
 pad_to_multiple_of byte, then texts separated by 0xFF): SST-2 sentences, the inputs of the
@@ -12,14 +15,38 @@ seeds/tokenizer_json_fuzz/: the default model's tokenizer.json shrunk to a small
 (same structure, ids renumbered), variants that reach each branch of the loader (supported and
 unsupported components, odd vocabularies, templates), and a few broken documents.
 
-Uses only the standard library; reads data/sst2/train.tsv and the model's tokenizer.json.
-Old seeds are deleted first, so the folders hold exactly what this script writes.
+seeds/safetensors_fuzz/: a few small tensors sliced from the default model's model.safetensors
+(header read, slices copied; never the 90 MB file), written here in the safetensors layout in
+every dtype the reader converts, plus tests/data/io's fixtures written by the safetensors
+package, and headers that lie (10^12 elements, overlaps, offsets past the end, deep nesting).
+
+seeds/torch_checkpoint_fuzz/: tests/data/io's pytorch_model.bin fixtures, written by torch.save
+(zip, ZIP64, legacy, nn.Parameter, shards), and truncated or damaged copies.
+
+seeds/model_config_fuzz/: config.json, modules.json and 1_Pooling/config.json separated by
+0xFF: the default model's, a DistilBERT spelling, CLS pooling, and broken variants.
+
+seeds/npy_fuzz/: .npy files written by numpy: float32 and float64, 1-D and 2-D (rows of
+tests/data/learn/binary_x.npy), empty, and the layouts the reader rejects (Fortran order,
+big-endian, int, 3-D, format 2.0).
+
+seeds/classifier_file_fuzz/: classifier files in the format learn/classifier_file.h
+documents (binary with label names, multiclass, options), and broken variants.
+
+seeds/dataset_fuzz/: SST-2 dev rows in each dialect (the dialect byte first): TSV, CSV with
+quoting, JSONL, plain, headers, CRLF, and invalid UTF-8 / NUL cases.
+
+Uses the standard library and numpy (for the .npy seeds only); reads data/sst2/*.tsv, the
+model's tokenizer.json, config.json, modules.json, 1_Pooling/config.json and the header and a
+few slices of model.safetensors, and tests/data/io, tests/data/learn. Old seeds are deleted
+first, so the folders hold exactly what this script writes.
 """
 import argparse
 import copy
 import json
 import pathlib
 import shutil
+import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "fuzz" / "seeds"
@@ -204,6 +231,288 @@ BROKEN_JSON = {
 }
 
 
+# ---- safetensors_fuzz ----
+
+def safetensors_bytes(tensors, metadata=None, pad=True):
+    """tensors: [(name, dtype, shape, raw bytes)] laid out in order."""
+    header, data = {}, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    if pad:
+        text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def raw_header(header, data=b""):
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def safetensors_seeds(model):
+    path = model / "model.safetensors"
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        base = 8 + n
+
+        def read(name, count):
+            info = header[name]
+            size = {"F32": 4, "I64": 8}[info["dtype"]]
+            f.seek(base + info["data_offsets"][0])
+            return f.read(count * size)
+        ln_w = read("embeddings.LayerNorm.weight", 8)
+        ln_b = read("embeddings.LayerNorm.bias", 8)
+        pos = read("embeddings.position_ids", 6)
+        word = read("embeddings.word_embeddings.weight", 4 * 8)
+    floats = struct.unpack("<32f", word)
+
+    def f16(values):
+        return b"".join(struct.pack("<e", v) for v in values)
+
+    def bf16(values):
+        return b"".join(struct.pack("<I", struct.unpack("<I", struct.pack("<f", v))[0])[2:]
+                        for v in values)
+    seeds = {
+        "minilm_slice": safetensors_bytes([
+            ("embeddings.position_ids", "I64", [1, 6], pos),
+            ("embeddings.LayerNorm.bias", "F32", [8], ln_b),
+            ("embeddings.LayerNorm.weight", "F32", [8], ln_w),
+            ("embeddings.word_embeddings.weight", "F32", [4, 8], word)], {"format": "pt"}),
+        "minilm_f16": safetensors_bytes([("w", "F16", [4, 8], f16(floats))]),
+        "minilm_bf16": safetensors_bytes([("w", "BF16", [4, 8], bf16(floats))]),
+        "dtypes": safetensors_bytes([
+            ("b", "BOOL", [3], b"\x00\x01\x01"), ("u8", "U8", [2], b"\x07\xff"),
+            ("i8", "I8", [2], b"\x80\x7f"), ("i16", "I16", [1], b"\x01\x80"),
+            ("u16", "U16", [1], b"\xff\xff"), ("i32", "I32", [1], b"\xff\xff\xff\x7f"),
+            ("u32", "U32", [1], b"\xff\xff\xff\xff"), ("f64", "F64", [1], struct.pack("<d", 1.5)),
+            ("u64", "U64", [1], b"\xff" * 8), ("e5", "F8_E5M2", [1], b"\x3c"),
+            ("e4", "F8_E4M3", [1], b"\x38"), ("c", "C64", [1], b"\x00" * 8)]),
+        "scalar_and_empty": safetensors_bytes([("s", "F32", [], struct.pack("<f", 2.0)),
+                                               ("e", "F32", [0, 5], b""),
+                                               ("z", "I64", [3, 0, 2], b"")]),
+        "unaligned": safetensors_bytes([("a", "U8", [1], b"\x01"),
+                                        ("f", "F32", [2], struct.pack("<2f", 1, 2))], pad=False),
+        "no_padding": safetensors_bytes([("w", "F32", [2], ln_w[:8])], pad=False),
+        "empty": raw_header(b"{}"),
+        "metadata_only": raw_header({"__metadata__": {"a": "b"}}),
+        "huge_shape": raw_header({"w": {"dtype": "F32", "shape": [1000000, 1000000],
+                                        "data_offsets": [0, 4000000000000]}}),
+        "huge_shape_empty": raw_header({"w": {"dtype": "F32", "shape": [1000000, 1000000, 0],
+                                              "data_offsets": [0, 0]}}),
+        "overflow_shape": raw_header({"w": {"dtype": "F64", "shape": [4294967296, 4294967296],
+                                            "data_offsets": [0, 0]}}),
+        "overlap": raw_header({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                               "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}},
+                              b"\x00" * 6),
+        "past_end": raw_header({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}},
+                               b"\x00" * 8),
+        "bad_dtype": raw_header({"a": {"dtype": "F128", "shape": [1], "data_offsets": [0, 16]}},
+                                b"\x00" * 16),
+        "negative_shape": raw_header({"a": {"dtype": "U8", "shape": [-1], "data_offsets": [0, 0]}}),
+        "deep": raw_header(b'{"a": {"b": {"c": {"d": {"e": []}}}}}'),
+        "duplicate": raw_header(b'{"a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},'
+                                b' "a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}',
+                                b"\x00"),
+        "header_too_long": struct.pack("<Q", 2**63) + b"{}",
+        "short": b"\x02\x00\x00",
+    }
+    for fixture in sorted((ROOT / "tests" / "data" / "io").glob("*.safetensors")):
+        seeds["fixture_" + fixture.stem] = fixture.read_bytes()
+    for fixture in sorted((ROOT / "tests" / "data" / "io" / "sharded").glob("*.safetensors")):
+        seeds["fixture_" + fixture.stem] = fixture.read_bytes()
+    return seeds
+
+
+# ---- torch_checkpoint_fuzz ----
+
+def torch_seeds():
+    seeds = {}
+    folder = ROOT / "tests" / "data" / "io"
+    fixtures = sorted(folder.glob("torch_*.bin")) + sorted((folder / "torch_sharded").glob("*.bin"))
+    for fixture in fixtures:
+        data = fixture.read_bytes()
+        seeds["fixture_" + fixture.stem] = data
+    zipped = (folder / "torch_zip.bin").read_bytes()
+    seeds["damaged_truncated"] = zipped[: len(zipped) // 2]
+    seeds["damaged_no_end_record"] = zipped[:-22]
+    pickle_at = zipped.find(b"\x80\x02")
+    if pickle_at >= 0:  # a protocol-2 pickle, as torch.save writes; damage its opcodes
+        seeds["damaged_pickle_opcode"] = zipped[:pickle_at + 2] + b"R" + zipped[pickle_at + 3:]
+    legacy = (folder / "torch_legacy.bin").read_bytes()
+    seeds["damaged_legacy_truncated"] = legacy[: len(legacy) * 2 // 3]
+    seeds["tar_magic"] = b"\x00" * 257 + b"ustar\x00" + b"\x00" * 250
+    seeds["empty"] = b""
+    return seeds
+
+
+# ---- model_config_fuzz ----
+
+def model_config_seeds(model):
+    config = (model / "config.json").read_bytes()
+    modules = (model / "modules.json").read_bytes()
+    pooling = (model / "1_Pooling" / "config.json").read_bytes()
+    cfg = json.loads(config)
+    distil = {"model_type": "distilbert", "vocab_size": 64, "dim": 32, "n_layers": 2,
+              "n_heads": 4, "hidden_dim": 64, "max_position_embeddings": 16,
+              "activation": "gelu", "sinusoidal_pos_embds": False}
+    cls_pooling = dict(json.loads(pooling), pooling_mode_cls_token=True,
+                       pooling_mode_mean_tokens=False)
+
+    def dumps(o):
+        return json.dumps(o).encode()
+
+    def variant(**change):
+        return dumps({k: v for k, v in dict(cfg, **change).items() if v is not None})
+    sep = b"\xff"
+    return {
+        "minilm": config + sep + modules + sep + pooling,
+        "minilm_config_only": config,
+        "minilm_no_pooling_file": config + sep + modules,
+        "minilm_cls_pooling": config + sep + modules + sep + dumps(cls_pooling),
+        "minilm_max_pooling": config + sep + modules + sep + dumps(
+            dict(json.loads(pooling), pooling_mode_mean_tokens=False,
+                 pooling_mode_max_tokens=True)),
+        "distilbert": dumps(distil),
+        "distilbert_relu": dumps(dict(distil, activation="relu")),
+        "gelu_new_int8": variant(hidden_act="gelu_new", bertlite_precision="int8"),
+        "heads_not_dividing": variant(num_attention_heads=7),
+        "relative_positions": variant(position_embedding_type="relative_key"),
+        "roberta": variant(model_type="roberta"),
+        "missing_hidden": variant(hidden_size=None),
+        "huge_layers": variant(num_hidden_layers=1 << 30),
+        "float_size": variant(hidden_size=384.0),
+        "eps_zero": variant(layer_norm_eps=0),
+        "modules_not_list": config + sep + b'{"type": "sentence_transformers.models.Pooling"}',
+        "modules_odd": config + sep + dumps([5, {"type": 3}, {"type": "x.Pooling", "path": "p"}]),
+        "not_object": b"[1, 2]",
+        "broken_json": config[: len(config) // 2],
+    }
+
+
+# ---- npy_fuzz ----
+
+def npy_seeds():
+    import io as _io
+    import numpy as np
+
+    def npy(array, **kwargs):
+        out = _io.BytesIO()
+        np.lib.format.write_array(out, array, **kwargs)
+        return out.getvalue()
+    x = np.load(ROOT / "tests" / "data" / "learn" / "binary_x.npy")
+    rows = np.ascontiguousarray(x[:3, :16], dtype=np.float32)
+    return {
+        "f32_2d": npy(rows),
+        "f64_2d": npy(rows.astype(np.float64)),
+        "f32_1d": npy(rows[0]),
+        "f32_one_row": npy(rows[:1]),
+        "f32_empty": npy(np.zeros((0, 4), np.float32)),
+        "f32_no_columns": npy(np.zeros((5, 0), np.float32)),
+        "f32_special_values": npy(np.array([[np.nan, np.inf], [-np.inf, -0.0]], np.float32)),
+        "version_2": npy(rows, version=(2, 0)),
+        "fortran": npy(np.asfortranarray(rows)),
+        "big_endian": npy(rows.astype(">f4")),
+        "int64": npy(np.arange(6, dtype=np.int64).reshape(2, 3)),
+        "f16": npy(rows.astype(np.float16)),
+        "3d": npy(np.zeros((2, 2, 2), np.float32)),
+        "scalar": npy(np.float32(1.0)),
+        "truncated_data": npy(rows)[:-5],
+        "bad_magic": b"\x93NUMPZ" + npy(rows)[6:],
+    }
+
+
+# ---- classifier_file_fuzz ----
+
+def classifier_seeds():
+    def classifier(classes, n_features, label_names=(), pooling="mean", weight="none"):
+        rows = 1 if len(classes) == 2 else len(classes)
+        coef = [[round(0.01 * (r + 1) * (f - n_features / 2), 6) for f in range(n_features)]
+                for r in range(rows)]
+        return {
+            "format": "bertlite-classifier", "version": 1, "estimator": "logistic_regression",
+            "encoder": {"model": "all-MiniLM-L6-v2", "pooling": pooling, "normalize": True,
+                        "max_length": 128},
+            "classes": list(classes), "label_names": list(label_names), "n_features": n_features,
+            "coef": coef, "intercept": [0.125 * r for r in range(rows)],
+            "options": {"C": 1.0, "max_iter": 1000, "tol": 1e-6, "fit_intercept": True,
+                        "class_weight": weight},
+            "training": {"best_C": 1.0, "cv_accuracy": 0.8125, "train_rows": 64}}
+    binary = classifier([0, 1], 24, ["negative", "positive"])
+    multi = classifier([-1, 3, 7], 8, [], pooling="cls", weight="balanced")
+
+    def dumps(o, indent=1):
+        return (json.dumps(o, indent=indent) + "\n").encode()
+
+    def variant(base, **change):
+        return dumps(dict(copy.deepcopy(base), **change))
+    return {
+        "sst2_binary": dumps(binary),
+        "multiclass": dumps(multi),
+        "compact": dumps(binary, indent=None),
+        "newer_version": variant(binary, version=2),
+        "wrong_format": variant(binary, format="sklearn"),
+        "label_count": variant(binary, label_names=["only"]),
+        "classes_unsorted": variant(multi, classes=[7, 3, -1]),
+        "classes_repeated": variant(multi, classes=[3, 3, 7]),
+        "coef_short": variant(binary, n_features=25),
+        "coef_rows": variant(multi, coef=binary["coef"]),
+        "huge_n_features": variant(binary, n_features=10**12),
+        "bad_pooling": variant(binary, encoder=dict(binary["encoder"], pooling="max")),
+        "training_list": variant(binary, training=[1, 2]),
+        "not_object": b"[]",
+    }
+
+
+# ---- dataset_fuzz ----
+
+PLAIN, TSV, CSV, JSONL, AUTO_TSV, AUTO_CSV, AUTO_JSONL, AUTO_TXT = range(8)
+HEADER = 8
+
+
+def dataset_seeds():
+    lines = (ROOT / "data" / "sst2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[:6]
+    rows = [line.split("\t") for line in lines]
+
+    def csv_field(s):
+        return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n') else s
+
+    tsv = "\n".join(lines) + "\n"
+    csv = "".join(csv_field(t) + "," + l + "\n" for t, l in rows)
+    jsonl = "".join(json.dumps({"sentence": t, "label": int(l)}) + "\n" for t, l in rows)
+    plain = "".join(t + "\n" for t, _ in rows)
+
+    def seed(dialect, text):
+        return bytes([dialect]) + (text.encode() if isinstance(text, str) else text)
+    return {
+        "sst2_tsv": seed(TSV, tsv),
+        "sst2_tsv_header": seed(TSV | HEADER, "sentence\tlabel\n" + tsv),
+        "sst2_tsv_auto": seed(AUTO_TSV, tsv),
+        "sst2_csv": seed(CSV, csv),
+        "sst2_csv_header_auto": seed(AUTO_CSV | HEADER, "sentence,label\n" + csv),
+        "sst2_jsonl": seed(JSONL, jsonl),
+        "sst2_jsonl_auto": seed(AUTO_JSONL, jsonl),
+        "sst2_plain": seed(PLAIN, plain),
+        "sst2_plain_auto": seed(AUTO_TXT, plain),
+        "csv_quoting": seed(CSV | HEADER, 'text,label\n"a, ""quoted""\nline",1\r\n"",0\n'
+                                          'x,"unterminated\n'),
+        "csv_ragged": seed(CSV, "a\nb,c,d\n,\n\n"),
+        "tsv_crlf_ragged": seed(TSV | HEADER, "s\tl\r\nonly\r\n\ta\tb\r\n"),
+        "jsonl_mixed": seed(JSONL, '{"text": "x", "label": 1}\n\n  \n{"label": [1], "extra": null}\n'
+                                   '{"text": {"nested": true}, "text": "dup"}\n'),
+        "jsonl_not_object": seed(JSONL, '{"a": 1}\n[1]\n'),
+        "jsonl_broken": seed(JSONL, '{"a": \n'),
+        "unicode": seed(TSV, "naïve café 中文 😀\t1\n\u2028line\t0\n"),
+        "invalid_utf8": seed(TSV, b"ok\t1\nbad \xc3(\t0\n"),
+        "nul": seed(PLAIN, b"a\nb\x00c\n"),
+        "empty": seed(CSV | HEADER, ""),
+    }
+
+
 def write(folder, seeds):
     if folder.exists():
         shutil.rmtree(folder)
@@ -216,18 +525,40 @@ def write(folder, seeds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "all-MiniLM-L6-v2"))
+    parser.add_argument("--targets", nargs="+", metavar="TARGET",
+                        help="write only these targets' seeds (default: all); the other "
+                             "folders are left alone")
     args = parser.parse_args()
+    model = pathlib.Path(args.model)
 
-    total = write(SEEDS / "tokenizer_fuzz", tokenizer_seeds())
-    tokenizer = json.loads((pathlib.Path(args.model) / "tokenizer.json").read_text("utf-8"))
-    json_seeds = {}
-    for name, t in json_variants(shrink(tokenizer)).items():
-        json_seeds[name] = json.dumps(t, ensure_ascii=False, separators=(",", ":")).encode()
-    # One pretty-printed copy, as Hugging Face writes the file.
-    json_seeds["small_indented"] = json.dumps(shrink(tokenizer), ensure_ascii=False,
-                                              indent=2).encode()
-    json_seeds.update({f"broken_{k}": v for k, v in BROKEN_JSON.items()})
-    total += write(SEEDS / "tokenizer_json_fuzz", json_seeds)
+    def tokenizer_json_seeds():
+        tokenizer = json.loads((model / "tokenizer.json").read_text("utf-8"))
+        json_seeds = {}
+        for name, t in json_variants(shrink(tokenizer)).items():
+            json_seeds[name] = json.dumps(t, ensure_ascii=False, separators=(",", ":")).encode()
+        # One pretty-printed copy, as Hugging Face writes the file.
+        json_seeds["small_indented"] = json.dumps(shrink(tokenizer), ensure_ascii=False,
+                                                  indent=2).encode()
+        json_seeds.update({f"broken_{k}": v for k, v in BROKEN_JSON.items()})
+        return json_seeds
+
+    writers = {
+        "tokenizer_fuzz": tokenizer_seeds,
+        "tokenizer_json_fuzz": tokenizer_json_seeds,
+        "safetensors_fuzz": lambda: safetensors_seeds(model),
+        "torch_checkpoint_fuzz": torch_seeds,
+        "model_config_fuzz": lambda: model_config_seeds(model),
+        "npy_fuzz": npy_seeds,
+        "classifier_file_fuzz": classifier_seeds,
+        "dataset_fuzz": dataset_seeds,
+    }
+    targets = args.targets or list(writers)
+    unknown = sorted(set(targets) - set(writers))
+    if unknown:
+        parser.error(f"unknown targets {unknown}; known: {sorted(writers)}")
+    total = 0
+    for target in targets:
+        total += write(SEEDS / target, writers[target]())
     print(f"wrote {total} bytes of seeds to {SEEDS}")
 
 

@@ -1,6 +1,8 @@
 // server/batcher.cpp - see batcher.h.
 #include "server/batcher.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -8,6 +10,12 @@
 #include "server/errors.h"
 
 namespace bertlite::server {
+namespace {
+
+// How long the queue stays empty after a burst before the worker hands freed heap back.
+constexpr std::chrono::seconds kTrimWhenIdleFor{1};
+
+}  // namespace
 
 struct Batcher::Job {
   Engine* engine = nullptr;
@@ -84,13 +92,25 @@ void Batcher::work() {
   std::vector<Slot> slots;
   model::PackedBatch batch;
   std::vector<float> out;
+  bool trimmed = true;  // nothing run since the heap was last trimmed
+  const auto work_waiting = [this] { return stopping_ || !pending_.empty(); };
   for (;;) {
     slots.clear();
     batch.clear();
     Engine* engine = nullptr;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      // glibc keeps the memory a burst freed (request bodies, encodings, the connection
+      // threads' arenas) for reuse, so without this RSS stays at the burst's peak: measured,
+      // 157 MB after warm-up and 200 MB after 64 clients, still 200 MB when idle. Once the
+      // queue has been empty for a while, give it back; the next burst pays a few page faults.
+      if (!trimmed && !wake_.wait_for(lock, kTrimWhenIdleFor, work_waiting)) {
+        lock.unlock();
+        malloc_trim(0);
+        trimmed = true;
+        lock.lock();
+      }
+      wake_.wait(lock, work_waiting);
       if (pending_.empty()) return;  // stopping, and everything submitted is done
       engine = pending_.front()->engine;
       const auto full = [&] {
@@ -117,6 +137,7 @@ void Batcher::work() {
       queued_tokens_ -= batch.tokens();
     }
 
+    trimmed = false;
     const auto start = std::chrono::steady_clock::now();
     std::exception_ptr error;
     try {

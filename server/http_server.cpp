@@ -396,6 +396,9 @@ json info_json(const Service& service) {
       {"embedding_pooling", info.pooling},
       {"hidden_size", info.hidden},
       {"classifier", info.classifier_kind.empty() ? json(nullptr) : json(info.classifier_kind)},
+      {"long_text", info.long_text},
+      {"stride", info.long_text == "window" ? json(info.stride) : json(nullptr)},
+      {"window_pooling", info.window_pooling.empty() ? json(nullptr) : json(info.window_pooling)},
   };
 }
 
@@ -461,9 +464,10 @@ HttpServer::HttpServer(HttpOptions options)
   http_->set_tcp_nodelay(true);
   // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server bind the same
   // port and silently take half its connections; a port in use must be an error instead.
-  http_->set_socket_options([](int sock) {
+  http_->set_socket_options([this](int sock) {
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening_socket_ = sock;
   });
   install_routes();
 }
@@ -481,6 +485,10 @@ int HttpServer::bind() {
     throw IoError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                   " (address in use, or not an address of this machine)");
   }
+  // Debian's cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into
+  // its library): 64 clients connecting at once got "connection reset by peer". Listening again
+  // on the same socket only widens its queue.
+  if (listening_socket_ >= 0) ::listen(listening_socket_, SOMAXCONN);
   return port;
 }
 

@@ -77,6 +77,7 @@ class HttpServer {
   std::shared_ptr<Service> service_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> started_{false};   // listen() entered
+  int listening_socket_ = -1;          // set by bind(), through cpp-httplib's socket options
   std::atomic<bool> finished_{false};  // listen() returned
   std::atomic<std::int64_t> in_flight_{0};
 };

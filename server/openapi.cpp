@@ -19,7 +19,7 @@ std::string_view document_text() {
     "/embed": {
       "post": {
         "operationId": "embed",
-        "summary": "Sentence embeddings (TEI).",
+        "summary": "Sentence embeddings (TEI). With --long-text window (GET /info long_text), an input over max_input_length is read in overlapping windows and gets their pooled vector (normalized after pooling).",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbedRequest"}}}},
         "responses": {
           "200": {"description": "One vector per input.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbedResponse"}}}},
@@ -67,7 +67,7 @@ std::string_view document_text() {
     "/v1/embeddings": {
       "post": {
         "operationId": "openai_embeddings",
-        "summary": "OpenAI-compatible embeddings (L2-normalized).",
+        "summary": "OpenAI-compatible embeddings (L2-normalized). Inputs over max_input_length follow the server's auto_truncate, or with --long-text window (GET /info long_text) are read in windows and pooled.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIEmbeddingsRequest"}}}},
         "responses": {
           "200": {"description": "Embeddings and token usage.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIEmbeddingsResponse"}}}},
@@ -151,7 +151,7 @@ std::string_view document_text() {
         "properties": {
           "inputs": {"$ref": "#/components/schemas/Input"},
           "normalize": {"type": "boolean", "nullable": true, "default": true},
-          "truncate": {"type": "boolean", "nullable": true},
+          "truncate": {"type": "boolean", "nullable": true, "description": "Inputs over max_input_length: true cuts them, false refuses them (422); unset: the server's auto_truncate. Only under --long-text truncate (GET /info long_text): with error they are always refused, with window read whole in windows and this field is ignored."},
           "truncation_direction": {"$ref": "#/components/schemas/TruncationDirection"},
           "prompt_name": {"type": "string", "nullable": true, "enum": [null], "description": "no prompts are configured: only null"},
           "dimensions": {"type": "integer", "nullable": true, "description": "only the model's width"},
@@ -177,7 +177,7 @@ std::string_view document_text() {
             ]
           },
           "raw_scores": {"type": "boolean", "nullable": true, "default": false},
-          "truncate": {"type": "boolean", "nullable": true},
+          "truncate": {"type": "boolean", "nullable": true, "description": "Inputs over max_input_length: true cuts them, false refuses them (422); unset: the server's auto_truncate. Only under --long-text truncate (GET /info long_text): with error they are always refused, with window read whole in windows and this field is ignored."},
           "truncation_direction": {"$ref": "#/components/schemas/TruncationDirection"},
           "parameters": {
             "type": "object",
@@ -278,7 +278,10 @@ std::string_view document_text() {
           "docker_label": {"type": "string", "nullable": true},
           "embedding_pooling": {"type": "string"},
           "hidden_size": {"type": "integer"},
-          "classifier": {"type": "string", "nullable": true}
+          "classifier": {"type": "string", "nullable": true},
+          "long_text": {"type": "string", "enum": ["truncate", "window", "error"], "description": "bertlite's own: --long-text, what happens to inputs over max_input_length"},
+          "stride": {"type": "integer", "nullable": true, "description": "window: tokens shared by consecutive windows of /embed"},
+          "window_pooling": {"type": "string", "enum": ["mean", "max", "weighted"], "nullable": true, "description": "window: how /embed combines windows (/predict averages scores)"}
         }
       }
     }

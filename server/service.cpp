@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "io/model_path.h"
+#include "kernels/rows.h"
 #include "learn/classifier_file.h"
 #include "model/features.h"
 #include "server/errors.h"
@@ -81,15 +82,39 @@ void check_text(std::string_view text, std::size_t i) {
   }
 }
 
-// The one place the input length limit is applied: cut (truncate) or refuse.
-void check_length(const Encoding& e, std::size_t limit, std::size_t i) {
+// The one place the input length limit is refused; `why` says how the client could get it read.
+void check_length(const Encoding& e, std::size_t limit, std::size_t i, std::string_view why) {
   if (e.size() > limit) {
     throw RequestError(ErrorKind::kValidation, input_name(i) + ": " + std::to_string(e.size()) +
                                                    " tokens, more than the limit of " +
-                                                   std::to_string(limit) +
-                                                   " (send \"truncate\": true to cut it)");
+                                                   std::to_string(limit) + " (" + std::string(why) +
+                                                   ")");
   }
 }
+
+// The stride windows of at most `limit` tokens use: checked here, at start-up, rather than by
+// plan_windows on the first long request.
+std::size_t window_stride(const ServiceOptions& options, std::size_t limit,
+                          std::size_t special_tokens) {
+  const std::size_t stride = options.stride.value_or(model::default_stride(limit, special_tokens));
+  if (options.long_text == model::LongText::kWindow && limit > special_tokens &&
+      stride >= limit - special_tokens) {
+    throw InvalidArgument("stride " + std::to_string(stride) + " must be less than a window's " +
+                          std::to_string(limit - special_tokens) + " text tokens");
+  }
+  return stride;
+}
+
+// A request's inputs as the sequences the queue runs: one per input, or with windows on, one
+// per window of an input over the limit.
+struct Encoded {
+  std::vector<Sequence> sequences;
+  std::vector<std::size_t> first;    // input i's sequences are [first[i], first[i + 1])
+  std::vector<std::size_t> weights;  // per sequence: its text tokens (WindowPooling::kWeighted)
+  std::int64_t tokens = 0;           // in every sequence, special tokens included
+
+  bool windowed() const { return sequences.size() + 1 != first.size(); }
+};
 
 Sequence to_sequence(Encoding&& e) {
   return {std::move(e.ids), std::move(e.type_ids)};
@@ -117,16 +142,19 @@ struct Service::State {
   ModelInfo info;
   std::unique_ptr<model::FeatureExtractor> extractor;
   std::size_t max_length = 0;  // embeddings' limit
+  std::size_t stride = 0;      // long_text kWindow: the stride of each limit's windows
   std::unique_ptr<EmbedEngine> embed_normalized;
   std::unique_ptr<EmbedEngine> embed_raw;
   // A `bertlite train` classifier: its features' engine and limit.
   std::optional<learn::SavedClassifier> classifier;
   std::unique_ptr<EmbedEngine> classifier_features;
   std::size_t classifier_max_length = 0;
+  std::size_t classifier_stride = 0;
   // A fine-tuned folder's own head.
   std::unique_ptr<train::SequenceClassifier> sequence_classifier;
   std::unique_ptr<LogitsEngine> logits;
   std::size_t sequence_max_length = 0;
+  std::size_t sequence_stride = 0;
   // Last: destroyed first, so the worker stops before the engines it runs go.
   std::unique_ptr<Batcher> batcher;
 
@@ -139,23 +167,60 @@ struct Service::State {
                                                    " (--max-client-batch-size)");
     }
   }
-  bool truncate(const std::optional<bool>& requested) const {
-    return requested.value_or(options.auto_truncate);
-  }
-  std::vector<Sequence> encode(const std::vector<std::string>& texts, std::size_t limit,
-                               bool truncate, std::int64_t& tokens) const {
+  // Tokenizes input i (a text or a pair) with the options given.
+  using Tokenize = std::function<Encoding(std::size_t i, const EncodeOptions&)>;
+
+  // Inputs over `limit` are cut, refused or windowed (options.long_text); `pairs[i]` marks
+  // input i as a text pair, never windowed (its [SEP] would land inside a window), refused when
+  // long. `pairs` may be empty: no pairs.
+  Encoded encode(std::size_t count, const Tokenize& tokenize, const std::vector<bool>& pairs,
+                 std::size_t limit, std::size_t stride,
+                 const std::optional<bool>& requested) const {
+    const bool window = options.long_text == model::LongText::kWindow;
+    const bool cut = options.long_text == model::LongText::kTruncate &&
+                     requested.value_or(options.auto_truncate);
+    const std::string_view why = window ? "a text pair is not read in windows"
+                                 : options.long_text == model::LongText::kError
+                                     ? "the server runs with --long-text error"
+                                     : "send \"truncate\": true to cut it";
     EncodeOptions encode_options;
-    encode_options.max_length = truncate ? limit : 0;
-    std::vector<Sequence> sequences;
-    sequences.reserve(texts.size());
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-      check_text(texts[i], i);
-      Encoding e = extractor->tokenizer().encode(texts[i], encode_options);
-      check_length(e, limit, i);
-      tokens += static_cast<std::int64_t>(e.size());
-      sequences.push_back(to_sequence(std::move(e)));
+    encode_options.max_length = cut ? limit : 0;  // windows and errors need every token
+    std::vector<Encoding> encodings;
+    encodings.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      Encoding e = tokenize(i, encode_options);
+      if (!window || (!pairs.empty() && pairs[i])) check_length(e, limit, i, why);
+      encodings.push_back(std::move(e));
     }
-    return sequences;
+    Encoded out;
+    if (!window) {
+      for (Encoding& e : encodings) {
+        out.first.push_back(out.sequences.size());
+        out.tokens += static_cast<std::int64_t>(e.size());
+        out.sequences.push_back(to_sequence(std::move(e)));
+      }
+      out.first.push_back(out.sequences.size());
+      return out;
+    }
+    // Exactly FeatureExtractor's windows; every input over the limit was checked above or is
+    // a single text, so split_long_texts does not throw for length.
+    model::Sequences split = model::split_long_texts(std::move(encodings), limit,
+                                                     model::LongText::kWindow, stride, input_name);
+    out.first = std::move(split.first);
+    out.tokens = split.tokens;
+    for (std::size_t s = 0; s < split.encodings.size(); ++s) {
+      out.weights.push_back(split.windows[s].content_tokens());
+      out.sequences.push_back(to_sequence(std::move(split.encodings[s])));
+    }
+    return out;
+  }
+
+  // Text i's tokens: the single-text tokenizer.
+  Tokenize text_tokenizer(const std::vector<std::string>& texts) const {
+    return [this, &texts](std::size_t i, const EncodeOptions& encode_options) {
+      check_text(texts[i], i);
+      return extractor->tokenizer().encode(texts[i], encode_options);
+    };
   }
 };
 
@@ -169,6 +234,11 @@ std::unique_ptr<Service> Service::load(const ServiceOptions& options) {
   s->options = options;
   if (options.max_client_batch_size <= 0) {
     throw InvalidArgument("max client batch size must be positive");
+  }
+  if (options.auto_truncate && options.long_text != model::LongText::kTruncate) {
+    throw InvalidArgument(
+        "--auto-truncate cuts long inputs, so it needs --long-text truncate (not " +
+        std::string(model::long_text_name(options.long_text)) + ")");
   }
   if (!options.classifier.empty()) s->classifier = learn::load_classifier(options.classifier);
   std::string model = options.model;
@@ -184,6 +254,8 @@ std::unique_ptr<Service> Service::load(const ServiceOptions& options) {
   feature_options.max_length = options.max_input_length;
   const model::FeatureOptions resolved = extractor.resolve(feature_options);
   s->max_length = resolved.max_length;
+  const std::size_t specials = extractor.tokenizer().num_special_tokens();
+  s->stride = window_stride(options, s->max_length, specials);
   s->embed_normalized = std::make_unique<EmbedEngine>(encoder, *resolved.pooling, true);
   s->embed_raw = std::make_unique<EmbedEngine>(encoder, *resolved.pooling, false);
 
@@ -195,6 +267,11 @@ std::unique_ptr<Service> Service::load(const ServiceOptions& options) {
   info.normalize_default = true;
   info.hidden = encoder.config().hidden;
   info.max_input_length = s->max_length;
+  info.long_text = model::long_text_name(options.long_text);
+  if (options.long_text == model::LongText::kWindow) {
+    info.stride = s->stride;
+    info.window_pooling = model::window_pooling_name(options.window_pooling);
+  }
 
   if (s->classifier) {
     const learn::SavedClassifier& saved = *s->classifier;
@@ -210,6 +287,7 @@ std::unique_ptr<Service> Service::load(const ServiceOptions& options) {
     classifier_options.max_length = static_cast<std::size_t>(saved.encoder.max_length);
     const model::FeatureOptions c = extractor.resolve(classifier_options);
     s->classifier_max_length = c.max_length;
+    s->classifier_stride = window_stride(options, c.max_length, specials);
     s->classifier_features = std::make_unique<EmbedEngine>(encoder, *c.pooling, *c.normalize);
     info.classifier_kind = "classifier";
     info.labels = learn::class_names(saved);
@@ -223,6 +301,7 @@ std::unique_ptr<Service> Service::load(const ServiceOptions& options) {
     if (options.max_input_length > 0) {
       s->sequence_max_length = std::min(s->sequence_max_length, options.max_input_length);
     }
+    s->sequence_stride = window_stride(options, s->sequence_max_length, specials);
     s->logits = std::make_unique<LogitsEngine>(*s->sequence_classifier);
     info.classifier_kind = "sequence-classification";
     info.labels = s->sequence_classifier->labels();
@@ -240,12 +319,33 @@ EmbedResult Service::embed(const std::vector<std::string>& inputs, const EmbedRe
   State& s = *state_;
   s.check_count(inputs.size());
   EmbedResult result;
-  std::vector<Sequence> sequences =
-      s.encode(inputs, s.max_length, s.truncate(request.truncate), result.tokens);
+  Encoded encoded = s.encode(inputs.size(), s.text_tokenizer(inputs), {}, s.max_length, s.stride,
+                             request.truncate);
+  result.tokens = encoded.tokens;
   Engine& engine = request.normalize ? *s.embed_normalized : *s.embed_raw;
   result.cols = engine.output_size();
   result.rows = static_cast<std::int64_t>(inputs.size());
-  result.data = s.batcher->submit(engine, std::move(sequences)).get();
+  const bool windowed = encoded.windowed();
+  std::vector<float> rows = s.batcher->submit(engine, std::move(encoded.sequences)).get();
+  if (!windowed) {
+    result.data = std::move(rows);
+    return result;
+  }
+  // As FeatureExtractor::extract: each window pooled (and normalized) as a text of its own,
+  // the windows pooled, the result normalized again; a text in one window is its row as is.
+  const auto H = static_cast<std::size_t>(result.cols);
+  result.data.resize(inputs.size() * H);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::size_t s0 = encoded.first[i], s1 = encoded.first[i + 1];
+    float* out = result.data.data() + i * H;
+    if (s1 - s0 == 1) {
+      std::copy_n(rows.data() + s0 * H, H, out);
+      continue;
+    }
+    model::pool_windows(std::span(rows).subspan(s0 * H, (s1 - s0) * H), H, s.options.window_pooling,
+                        std::span(encoded.weights).subspan(s0, s1 - s0), std::span(out, H));
+    if (request.normalize) kernels::l2_normalize_rows(out, out, 1, result.cols);
+  }
   return result;
 }
 
@@ -258,9 +358,10 @@ PredictResult Service::predict(const std::vector<PredictInput>& inputs,
                        "bertlite train) or --model DIR of a fine-tuned classifier");
   }
   s.check_count(inputs.size());
-  const bool truncate = s.truncate(request.truncate);
   PredictResult result;
-  std::vector<double> scores;  // [inputs, labels]
+  std::vector<double> scores;      // [sequences, labels]: per window when windows are on
+  std::vector<std::size_t> first;  // input i's rows of `scores` are [first[i], first[i + 1])
+  bool windowed = false;
   if (s.classifier) {
     std::vector<std::string> texts;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -271,12 +372,16 @@ PredictResult Service::predict(const std::vector<PredictInput>& inputs,
       }
       texts.push_back(inputs[i].text);
     }
-    std::vector<Sequence> sequences =
-        s.encode(texts, s.classifier_max_length, truncate, result.tokens);
+    Encoded encoded = s.encode(texts.size(), s.text_tokenizer(texts), {}, s.classifier_max_length,
+                               s.classifier_stride, request.truncate);
+    result.tokens = encoded.tokens;
+    windowed = encoded.windowed();
+    first = std::move(encoded.first);
     const std::int64_t H = s.classifier_features->output_size();
+    const auto rows = static_cast<std::int64_t>(encoded.sequences.size());
     const std::vector<float> features =
-        s.batcher->submit(*s.classifier_features, std::move(sequences)).get();
-    const learn::MatrixView x{features, static_cast<std::int64_t>(inputs.size()), H};
+        s.batcher->submit(*s.classifier_features, std::move(encoded.sequences)).get();
+    const learn::MatrixView x{features, rows, H};
     const learn::LogisticRegression& lr = s.classifier->model;
     if (request.function == ScoreFunction::kSoftmax) {
       scores = lr.predict_proba(x);  // exactly `bertlite predict`'s probabilities
@@ -292,27 +397,33 @@ PredictResult Service::predict(const std::vector<PredictInput>& inputs,
       if (request.function == ScoreFunction::kSigmoid) apply_sigmoid(scores);
     }
   } else {
-    EncodeOptions encode_options;
-    encode_options.max_length = truncate ? s.sequence_max_length : 0;
-    std::vector<Sequence> sequences;
     const Tokenizer& tokenizer = s.extractor->tokenizer();
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<bool> pairs;
+    for (const PredictInput& input : inputs) pairs.push_back(input.second.has_value());
+    const State::Tokenize tokenize = [&](std::size_t i, const EncodeOptions& encode_options) {
       check_text(inputs[i].text, i);
       if (inputs[i].second) check_text(*inputs[i].second, i);
-      Encoding e = inputs[i].second
-                       ? tokenizer.encode(inputs[i].text, *inputs[i].second, encode_options)
-                       : tokenizer.encode(inputs[i].text, encode_options);
-      check_length(e, s.sequence_max_length, i);
-      result.tokens += static_cast<std::int64_t>(e.size());
-      sequences.push_back(to_sequence(std::move(e)));
-    }
-    const std::vector<float> logits = s.batcher->submit(*s.logits, std::move(sequences)).get();
+      return inputs[i].second ? tokenizer.encode(inputs[i].text, *inputs[i].second, encode_options)
+                              : tokenizer.encode(inputs[i].text, encode_options);
+    };
+    Encoded encoded = s.encode(inputs.size(), tokenize, pairs, s.sequence_max_length,
+                               s.sequence_stride, request.truncate);
+    result.tokens = encoded.tokens;
+    windowed = encoded.windowed();
+    first = std::move(encoded.first);
+    const std::vector<float> logits =
+        s.batcher->submit(*s.logits, std::move(encoded.sequences)).get();
     if (request.function == ScoreFunction::kSoftmax) {
       scores = train::softmax_rows(logits, s.sequence_classifier->num_labels());
     } else {
       scores.assign(logits.begin(), logits.end());
       if (request.function == ScoreFunction::kSigmoid) apply_sigmoid(scores);
     }
+  }
+  // As `bertlite predict --long-text window`: a text's scores are the mean of its windows'
+  // (probabilities, or raw scores when asked for those); a text in one window keeps its own.
+  if (windowed) {
+    scores = model::average_windows(scores, s.info.labels.size(), first);
   }
   const std::size_t k = s.info.labels.size();
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -9,7 +9,10 @@
 // and throws RequestError naming the input and the limit; the HTTP front (http_server.h) only
 // translates JSON and errors. Results equal `bertlite embed` / `bertlite predict` on the same
 // sentences: the same tokenizer, encoder and pooling calls, and a sentence's result does not
-// depend on what it was batched with.
+// depend on what it was batched with. With ServiceOptions::long_text kWindow, a long input's
+// windows go through the queue as sequences of their own and are combined as
+// `bertlite embed/predict --long-text window` combine them: embeddings pooled over windows
+// (then normalized), a classifier's scores averaged over windows.
 //
 // Classification (/predict) is one of: a classifier file from `bertlite train` (features from
 // the encoder setting it was trained with, then its logistic regression), or a fine-tuned
@@ -30,6 +33,7 @@
 
 #include "io/model_config.h"
 #include "kernels/linear.h"
+#include "model/long_text.h"
 #include "server/batcher.h"
 
 namespace bertlite::server {
@@ -49,20 +53,27 @@ struct ServiceOptions {
   std::int64_t max_client_batch_size = 32;
   // What `truncate` means when a request does not say: TEI's --auto-truncate.
   bool auto_truncate = false;
+  // Inputs over the limit: kTruncate is TEI's rule (the request's `truncate`, else
+  // auto_truncate, decides between cutting and a 422); kError always refuses them; kWindow reads
+  // them in overlapping windows (model/long_text.h) and ignores `truncate`, so that a client
+  // cannot ask for less than the whole text. auto_truncate is only valid with kTruncate.
+  model::LongText long_text = model::LongText::kTruncate;
+  std::optional<std::size_t> stride;  // kWindow; unset: model::default_stride of each limit
+  model::WindowPooling window_pooling = model::WindowPooling::kMean;  // kWindow embeddings
   // Called after each forward pass (metrics).
   std::function<void(const BatchRecord&)> on_batch;
 };
 
 struct EmbedRequest {
   bool normalize = true;
-  std::optional<bool> truncate;  // unset: ServiceOptions::auto_truncate
+  std::optional<bool> truncate;  // unset: ServiceOptions::auto_truncate; see long_text
 };
 
 struct EmbedResult {
   std::vector<float> data;  // [rows, cols]
   std::int64_t rows = 0;
   std::int64_t cols = 0;
-  std::int64_t tokens = 0;  // special tokens included, after truncation
+  std::int64_t tokens = 0;  // special tokens included, after truncation, in every window
 };
 
 // One text, or a pair (text, second) for a sequence-classification model.
@@ -97,6 +108,9 @@ struct ModelInfo {
   bool normalize_default = true;
   std::int64_t hidden = 0;
   std::size_t max_input_length = 0;
+  std::string long_text;       // truncate, window or error
+  std::size_t stride = 0;      // window: the embeddings' stride
+  std::string window_pooling;  // window: how the embeddings' windows combine
   // Non-empty when predict() is served; "classifier" (a `bertlite train` file) or
   // "sequence-classification" (a fine-tuned folder).
   std::string classifier_kind;

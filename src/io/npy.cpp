@@ -103,8 +103,16 @@ NpyMatrix read_npy(const std::filesystem::path& path) {
     throw ParseError(name + ": expected a 1-D or 2-D array, found " + std::to_string(dims.size()) +
                      "-D");
   }
-  const std::size_t count = static_cast<std::size_t>(m.rows) * static_cast<std::size_t>(m.cols);
   const std::size_t element = f8 ? 8 : 4;
+  // Each dimension is at most 2^40, so their product can wrap; reject any shape the data
+  // cannot hold before multiplying (an empty array may have any dimensions).
+  if (m.rows != 0 && m.cols != 0 &&
+      static_cast<std::size_t>(m.cols) >
+          (bytes.size() - data_start) / element / static_cast<std::size_t>(m.rows)) {
+    throw ParseError(name + ": shape '" + inside + "' needs more than the " +
+                     std::to_string(bytes.size() - data_start) + " bytes of data");
+  }
+  const std::size_t count = static_cast<std::size_t>(m.rows) * static_cast<std::size_t>(m.cols);
   if (count > (bytes.size() - data_start) / element ||
       bytes.size() - data_start != count * element) {
     throw ParseError(name + ": data holds " + std::to_string(bytes.size() - data_start) +
@@ -117,7 +125,7 @@ NpyMatrix read_npy(const std::filesystem::path& path) {
       std::memcpy(&v, bytes.data() + data_start + i * 8, 8);
       m.data[i] = static_cast<float>(v);
     }
-  } else {
+  } else if (count > 0) {  // an empty vector's data() may be null, which memcpy must not get
     std::memcpy(m.data.data(), bytes.data() + data_start, count * 4);
   }
   return m;

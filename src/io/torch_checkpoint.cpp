@@ -838,6 +838,15 @@ void check_view(const Tensor& t, std::int64_t numel, const std::string& where) {
   if (last >= numel) {
     fail("reaches element " + std::to_string(last) + " of a storage of " + std::to_string(numel));
   }
+  // Only overlapping strides (expand(), as_strided) view more elements than the storage holds;
+  // loading such a view copies every element, so a few bytes could claim terabytes.
+  if (*count > numel) {
+    throw Unsupported(where + ": storage_offset " + std::to_string(t.offset) + ", size " +
+                      format_shape(t.shape) + ", stride " + format_shape(t.strides) + ": views " +
+                      std::to_string(*count) + " elements of a storage of " +
+                      std::to_string(numel) +
+                      " (overlapping strides, as expand() makes); save a contiguous copy");
+  }
 }
 
 void add_state_dict(const Unpickler& pickle, Value state, const StorageBytes& storages,

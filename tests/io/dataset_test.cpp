@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
 
 #include "bertlite/error.h"
 #include "io/npy.h"
+#include "util/file.h"
 
 namespace bertlite::io {
 namespace {
@@ -71,6 +73,26 @@ TEST(Npy, RoundTripAndErrors) {
   EXPECT_EQ(m.data, data);
   EXPECT_EQ(std::filesystem::file_size(path) % 64, 24u);  // 64-byte header + 24 data bytes
   EXPECT_THROW(write_npy(path, data, 4, 4), InvalidArgument);
+  std::filesystem::remove(path);
+}
+
+// fuzz/regressions/npy_fuzz/shape_product_wraps_to_zero.npy: 2^40 x 2^40 wraps to 0 elements.
+TEST(Npy, ShapeWhoseProductWrapsIsAnError) {
+  const auto path = std::filesystem::temp_directory_path() / "bertlite_npy_wrap_test.npy";
+  const std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }\n";
+  std::string bytes = "\x93NUMPY\x01";
+  bytes += '\0';
+  bytes += static_cast<char>(header.size());
+  bytes += '\0';
+  util::write_file_atomic(path, bytes + header);
+  try {
+    (void)read_npy(path);
+    ADD_FAILURE() << "no error";
+  } catch (const ParseError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs more than the 0 bytes of data"), std::string::npos)
+        << e.what();
+  }
   std::filesystem::remove(path);
 }
 

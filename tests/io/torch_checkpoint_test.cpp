@@ -279,6 +279,8 @@ std::vector<BadPickle> bad_pickles() {
        "size and stride differ in length", false},
       {"element count overflow", tensor(2, 0, {INT64_MAX, 4}, {0, 0}), two,
        "element count overflows", false},
+      {"expanded view", tensor(2, 0, {1000000, 1000000}, {0, 0}), two,
+       "views 1000000000000 elements of a storage of 2", true},
       {"storage declared twice differently",
        [] {
          PickleBuilder p;

@@ -12,6 +12,10 @@
 - a full queue answers 429 with Retry-After; --api-key; /metrics; /openapi.json names every
   route served and the responses match its schemas;
 - a fine-tuned folder as --model serves /predict with `bertlite predict --model`'s scores;
+- with --long-text window, a text of ~1,500 tokens gets `bertlite embed --long-text window`'s
+  vector and `bertlite predict --long-text window`'s probabilities (1e-5), whatever it is
+  batched with; --long-text error refuses it even when the request says "truncate";
+- RSS stays bounded over repeated bursts and falls back once the server is idle;
 - SIGTERM finishes the request in flight, then exits 0.
 Run:
   BERTLITE_BUILD=build .venv/bin/python -m pytest -q tests/python/test_serve.py
@@ -322,6 +326,41 @@ def test_full_queue_is_429_with_retry_after():
         assert s.stop() == 0
 
 
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def test_rss_is_bounded_under_load_and_falls_back_when_idle():
+    s = Server("--model", MODEL)
+    try:
+        texts = [row.split("\t")[0] for row in sst2("dev", 872)]
+        # 64 clients, each request on a new connection: also more connections at once than
+        # cpp-httplib's own listen backlog of 5, which reset some of them.
+        with ThreadPoolExecutor(64) as pool:
+            burst = lambda: list(pool.map(lambda t: s.post("/embed", {"inputs": t})[0], texts))
+            assert set(burst()) == {200}  # warm-up: first-use allocations, pool threads
+            time.sleep(1.5)  # the idle trim after the warm-up
+            baseline = rss_mb(s.process.pid)
+            peaks = []
+            for _ in range(3):
+                assert set(burst()) == {200}
+                peaks.append(rss_mb(s.process.pid))
+        time.sleep(2.5)  # idle for longer than the server's 1 s before it trims the heap
+        idle = rss_mb(s.process.pid)
+        print(f"RSS MB: {baseline:.0f} after warm-up, peaks {[round(p) for p in peaks]}, "
+              f"{idle:.0f} idle")
+        # Bounded: the third burst does not grow past the first by more than noise.
+        assert peaks[2] <= peaks[0] + 15, peaks
+        # Freed heap goes back once the queue is idle: without the trim RSS stayed at its peak
+        # (measured 200 MB after the load and 200 MB idle; with it, 26-29 MB lower).
+        assert idle < max(peaks) - 8 or max(peaks) - baseline < 8, (baseline, peaks, idle)
+    finally:
+        assert s.stop() == 0
+
+
 def test_api_key():
     s = Server("--model", MODEL, "--api-key", "sesame")
     try:
@@ -475,6 +514,88 @@ def test_fine_tuned_folder_serves_predict(workdir):
         assert "classifier" in info["model_type"]
     finally:
         assert s.stop() == 0
+
+
+# ---- Long texts --------------------------------------------------------------------------------
+
+# About 1,500 tokens: four windows of the default model's 512 (510 text tokens, stride 127).
+LONG_TEXT = " ".join(SENTENCES * 3 + SENTENCES[:7])
+
+
+@pytest.fixture(scope="module")
+def window_server(classifier):
+    s = Server("--model", MODEL, "--classifier", classifier, "--long-text", "window")
+    yield s
+    assert s.stop() == 0
+
+
+def test_window_embed_equals_bertlite_embed(window_server, workdir):
+    _, _, tokens = window_server.post("/tokenize", {"inputs": LONG_TEXT})
+    assert 1400 < len(tokens[0]) < 1600
+    reference = embed_reference(workdir, [LONG_TEXT], "--normalize", "--long-text", "window")
+    # The server runs the last layer over every token, `bertlite embed` too for mean pooling;
+    # the windows are the same, so only the order of float sums may differ.
+    status, _, vectors = window_server.post("/embed", {"inputs": LONG_TEXT})
+    assert status == 200
+    got = np.array(vectors, dtype=np.float32)
+    assert got.shape == (1, 384) and np.allclose(got, reference, rtol=0, atol=1e-5)
+    raw = window_server.post("/embed", {"inputs": LONG_TEXT, "normalize": False})[2]
+    raw_reference = embed_reference(workdir, [LONG_TEXT], "--no-normalize", "--long-text",
+                                    "window")
+    assert np.allclose(np.array(raw, dtype=np.float32), raw_reference, rtol=0, atol=1e-5)
+    # Window mode reads the whole text whatever `truncate` says (documented in /openapi.json).
+    assert window_server.post("/embed", {"inputs": LONG_TEXT, "truncate": False})[2] == vectors
+    assert window_server.post("/embed", {"inputs": LONG_TEXT, "truncate": True})[2] == vectors
+    # OpenAI's route: the same vector, and every window's tokens counted.
+    status, _, response = window_server.post("/v1/embeddings", {"input": LONG_TEXT})
+    assert status == 200 and response["data"][0]["embedding"] == vectors[0]
+    assert response["usage"]["prompt_tokens"] > len(tokens[0])
+
+
+def test_window_vector_does_not_depend_on_batch_mates(window_server):
+    alone = window_server.post("/embed", {"inputs": LONG_TEXT})[2][0]
+    short = window_server.post("/embed", {"inputs": SENTENCES[:2]})[2]
+    status, _, mixed = window_server.post(
+        "/embed", {"inputs": [SENTENCES[0], LONG_TEXT, SENTENCES[1], LONG_TEXT[:200]]})
+    assert status == 200 and len(mixed) == 4
+    assert mixed[1] == alone and [mixed[0], mixed[2]] == short
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda body: window_server.post("/embed", body)[2],
+                                 [{"inputs": LONG_TEXT}, {"inputs": SENTENCES[:2]}] * 2))
+    assert together == [[alone], short] * 2
+
+
+def test_window_predict_equals_bertlite_predict(window_server, classifier):
+    expected = json.loads(bertlite(
+        "predict", "--classifier", classifier, "--model", MODEL, "--json", "--threads", "2",
+        "--long-text", "window", LONG_TEXT).stdout)
+    assert len(expected["windows"]) == 4
+    status, _, rows = window_server.post("/predict", {"inputs": [[SENTENCES[0]], [LONG_TEXT]]})
+    assert status == 200
+    scores = {e["label"]: e["score"] for e in rows[1]}
+    assert rows[1][0]["label"] == expected["label"]
+    assert scores.keys() == expected["probabilities"].keys()
+    assert all(abs(scores[k] - p) < 1e-5 for k, p in expected["probabilities"].items())
+    assert window_server.post("/predict", {"inputs": [[LONG_TEXT]]})[2] == rows[1:]
+    info = json.loads(window_server.request("GET", "/info")[2])
+    assert (info["long_text"], info["stride"], info["window_pooling"]) == ("window", 127, "mean")
+
+
+def test_long_text_error_refuses_even_when_truncate_is_asked(server):
+    assert json.loads(server.request("GET", "/info")[2])["long_text"] == "truncate"
+    s = Server("--model", MODEL, "--long-text", "error")
+    try:
+        for truncate in (True, False, None):
+            status, _, error = s.post("/embed", {"inputs": LONG_TEXT, "truncate": truncate})
+            assert status == 422 and "--long-text error" in error["error"], error
+        assert s.post("/embed", {"inputs": SENTENCES[0]})[0] == 200
+    finally:
+        assert s.stop() == 0
+    both = subprocess.run([str(BERTLITE), "serve", "--port", "0", "--model", MODEL,
+                           "--long-text", "window", "--auto-truncate"],
+                          capture_output=True, text=True, timeout=30)
+    assert both.returncode == 1 and "--auto-truncate" in both.stderr
+    assert len(both.stderr.strip().splitlines()) == 1
 
 
 # ---- Shutdown ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // tests/server/service_test.cpp - the service on the real default model (set-up links it):
 // vectors equal FeatureExtractor::extract's, a sentence's vector is the same bits whatever it
 // is batched with (alone, with others, from concurrent requests, under a small token budget),
-// and every limit is the RequestError its HTTP status comes from.
+// and every limit is the RequestError its HTTP status comes from; with --long-text window, a
+// long text's vector is FeatureExtractor's window-pooled one.
 #include "server/service.h"
 
 #include <gtest/gtest.h>
@@ -129,6 +130,65 @@ TEST_F(ServiceTest, TokenizeKeepsByteOffsets) {
   const Encoding& e = encodings[0];
   EXPECT_EQ(service_->token(e.ids.front()), "[CLS]");
   EXPECT_EQ(text.substr(e.offsets[1].begin, e.offsets[1].end - e.offsets[1].begin), "Café");
+}
+
+// Short windows (max length 32, stride 8) so that a few sentences make several of them.
+TEST(ServiceLongText, WindowsEqualFeatureExtractor) {
+  std::string long_text;
+  for (const std::string& s : kSentences) long_text += s + " ";
+  const std::vector<std::string> texts = {kSentences[0], long_text, kSentences[3]};
+  const auto extractor = model::FeatureExtractor::load(kModel);
+  for (const model::WindowPooling pooling :
+       {model::WindowPooling::kMean, model::WindowPooling::kMax, model::WindowPooling::kWeighted}) {
+    ServiceOptions options;
+    options.model = kModel;
+    options.max_input_length = 32;
+    options.max_batch_tokens = 40;  // windows of one text land in different batches
+    options.long_text = model::LongText::kWindow;
+    options.stride = 8;
+    options.window_pooling = pooling;
+    const auto service = Service::load(options);
+    EXPECT_EQ(service->info().long_text, "window");
+    EXPECT_EQ(service->info().stride, 8u);
+    model::FeatureOptions features;
+    features.max_length = 32;
+    features.long_text = model::LongText::kWindow;
+    features.stride = 8;
+    features.window_pooling = pooling;
+    for (const bool normalize : {true, false}) {
+      features.normalize = normalize;
+      const model::Features expected = extractor.extract(texts, features);
+      ASSERT_GT(expected.windowed, 0);
+      const EmbedResult got = service->embed(texts, {.normalize = normalize, .truncate = false});
+      ASSERT_EQ(got.data.size(), expected.data.size());
+      EXPECT_EQ(got.tokens, expected.tokens);
+      for (std::size_t d = 0; d < got.data.size(); ++d) {
+        ASSERT_NEAR(got.data[d], expected.data[d], 1e-6) << "value " << d;
+      }
+      // Alone, the long text gets the same bits as among the short ones.
+      EXPECT_EQ(row(service->embed({long_text}, {.normalize = normalize, .truncate = {}}), 0),
+                row(got, 1));
+    }
+  }
+}
+
+TEST(ServiceLongText, ErrorRefusesEvenWhenAskedToCut) {
+  ServiceOptions options;
+  options.model = kModel;
+  options.max_input_length = 16;
+  options.long_text = model::LongText::kError;
+  const auto service = Service::load(options);
+  const std::string long_text = kSentences[0] + " " + kSentences[2];
+  EXPECT_EQ(kind_of([&] { service->embed({long_text}, {.normalize = true, .truncate = true}); }),
+            ErrorKind::kValidation);
+  EXPECT_EQ(service->embed({"short"}, {}).rows, 1);
+  // --auto-truncate means cutting, which only truncate mode does; a stride must fit a window.
+  options.auto_truncate = true;
+  EXPECT_THROW(Service::load(options), InvalidArgument);
+  options.auto_truncate = false;
+  options.long_text = model::LongText::kWindow;
+  options.stride = 14;
+  EXPECT_THROW(Service::load(options), InvalidArgument);
 }
 
 TEST(ServiceLoad, BadOptionsThrow) {
