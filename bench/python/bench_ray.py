@@ -11,24 +11,17 @@ The driver run is the embed call alone (the encoder loaded before). Run:
 
 import argparse
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import bertlite
+from bench_common import cpu_name
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "all-MiniLM-L6-v2"
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    match = re.search(r"Model name:\s*(.+)", out)
-    return match.group(1).strip() if match else "unknown CPU"
 
 
 def main() -> None:

@@ -17,14 +17,9 @@ import time
 from pathlib import Path
 
 import bertlite
+from bench_common import cpu_name
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    match = re.search(r"Model name:\s*(.+)", out)
-    return match.group(1).strip() if match else "unknown CPU"
 
 
 def main() -> None:
