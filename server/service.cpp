@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "io/model_path.h"
-#include "kernels/rows.h"
 #include "learn/classifier_file.h"
 #include "model/features.h"
 #include "server/errors.h"
@@ -24,8 +23,9 @@ namespace {
 // token (no ForwardOptions::cls_rows_only): its GEMMs would then have one row per sentence of
 // the batch, and oneDNN's rounding for a GEMM of 1 row differs from one of 30 (measured 4e-8),
 // so a sentence's [CLS] vector would depend on how many others shared its batch. Over all
-// tokens, each row's result is the same whatever the batch (test_serve.py checks it bit for
-// bit); mean-pooled vectors equal `bertlite embed`'s exactly, [CLS] ones within 1e-6.
+// tokens, each row's result is the same whatever the batch: bit for bit where oneDNN's GEMM
+// rounds a row alike at every row count (AVX-512 brgemm), within 2e-6 where it does not (the
+// AVX2 sgemm blocks K by row count; docs/serve.md).
 class EmbedEngine : public Engine {
  public:
   EmbedEngine(const model::Encoder& encoder, io::Pooling pooling, bool normalize)
@@ -109,9 +109,9 @@ std::size_t window_stride(const ServiceOptions& options, std::size_t limit,
 // per window of an input over the limit.
 struct Encoded {
   std::vector<Sequence> sequences;
-  std::vector<std::size_t> first;    // input i's sequences are [first[i], first[i + 1])
-  std::vector<std::size_t> weights;  // per sequence: its text tokens (WindowPooling::kWeighted)
-  std::int64_t tokens = 0;           // in every sequence, special tokens included
+  std::vector<std::size_t> first;      // input i's sequences are [first[i], first[i + 1])
+  std::vector<model::Window> windows;  // per sequence, with windows on: where it reads its text
+  std::int64_t tokens = 0;             // in every sequence, special tokens included
 
   bool windowed() const { return sequences.size() + 1 != first.size(); }
 };
@@ -208,8 +208,8 @@ struct Service::State {
                                                      model::LongText::kWindow, stride, input_name);
     out.first = std::move(split.first);
     out.tokens = split.tokens;
+    out.windows = std::move(split.windows);
     for (std::size_t s = 0; s < split.encodings.size(); ++s) {
-      out.weights.push_back(split.windows[s].content_tokens());
       out.sequences.push_back(to_sequence(std::move(split.encodings[s])));
     }
     return out;
@@ -333,19 +333,9 @@ EmbedResult Service::embed(const std::vector<std::string>& inputs, const EmbedRe
   }
   // As FeatureExtractor::extract: each window pooled (and normalized) as a text of its own,
   // the windows pooled, the result normalized again; a text in one window is its row as is.
-  const auto H = static_cast<std::size_t>(result.cols);
-  result.data.resize(inputs.size() * H);
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const std::size_t s0 = encoded.first[i], s1 = encoded.first[i + 1];
-    float* out = result.data.data() + i * H;
-    if (s1 - s0 == 1) {
-      std::copy_n(rows.data() + s0 * H, H, out);
-      continue;
-    }
-    model::pool_windows(std::span(rows).subspan(s0 * H, (s1 - s0) * H), H, s.options.window_pooling,
-                        std::span(encoded.weights).subspan(s0, s1 - s0), std::span(out, H));
-    if (request.normalize) kernels::l2_normalize_rows(out, out, 1, result.cols);
-  }
+  result.data.resize(inputs.size() * static_cast<std::size_t>(result.cols));
+  model::pool_texts(rows, static_cast<std::size_t>(result.cols), encoded.first, encoded.windows,
+                    s.options.window_pooling, request.normalize, result.data);
   return result;
 }
 

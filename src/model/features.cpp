@@ -7,7 +7,6 @@
 #include <numeric>
 
 #include "bertlite/error.h"
-#include "kernels/rows.h"
 
 namespace bertlite::model {
 namespace {
@@ -188,20 +187,8 @@ std::vector<Features> FeatureExtractor::extract(std::span<const std::string> tex
     for (std::size_t k = 0; k < results.size(); ++k) {
       Features& f = results[k];
       const std::vector<float>& rows = pooled_rows[k];
-      for (std::size_t i = 0; i < chunk_size; ++i) {
-        const std::size_t s0 = first_sequence[i], s1 = first_sequence[i + 1];
-        float* out = f.data.data() + (chunk + i) * H;
-        if (s1 - s0 == 1) {
-          std::copy_n(rows.data() + s0 * H, H, out);
-        } else {
-          std::vector<std::size_t> weights;
-          for (std::size_t s = s0; s < s1; ++s)
-            weights.push_back(sequence_windows[s].content_tokens());
-          pool_windows(std::span(rows).subspan(s0 * H, (s1 - s0) * H), H, options.window_pooling,
-                       weights, std::span(out, H));
-          if (f.normalize) kernels::l2_normalize_rows(out, out, 1, H);
-        }
-      }
+      pool_texts(rows, H, first_sequence, sequence_windows, options.window_pooling, f.normalize,
+                 std::span(f.data).subspan(chunk * H, chunk_size * H));
       if (options.keep_windows) {
         f.window_data.insert(f.window_data.end(), rows.begin(), rows.end());
         f.windows.insert(f.windows.end(), sequence_windows.begin(), sequence_windows.end());

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "bertlite/error.h"
+#include "kernels/rows.h"
 
 namespace bertlite::model {
 namespace {
@@ -199,6 +200,26 @@ void pool_windows(std::span<const float> windows, std::size_t dim, WindowPooling
   if (pooling == WindowPooling::kMax) return;
   if (total_weight <= 0) total_weight = 1;  // only empty windows: their plain sum, zero
   for (std::size_t d = 0; d < dim; ++d) out[d] = static_cast<float>(sum[d] / total_weight);
+}
+
+void pool_texts(std::span<const float> rows, std::size_t dim, std::span<const std::size_t> first,
+                std::span<const Window> windows, WindowPooling pooling, bool normalize,
+                std::span<float> out) {
+  std::vector<std::size_t> weights;
+  for (std::size_t i = 0; i + 1 < first.size(); ++i) {
+    const std::size_t s0 = first[i], s1 = first[i + 1];
+    const std::span<float> text = out.subspan(i * dim, dim);
+    if (s1 - s0 == 1) {
+      std::copy_n(rows.data() + s0 * dim, dim, text.data());
+      continue;
+    }
+    weights.clear();
+    for (std::size_t s = s0; s < s1; ++s) weights.push_back(windows[s].content_tokens());
+    pool_windows(rows.subspan(s0 * dim, (s1 - s0) * dim), dim, pooling, weights, text);
+    if (normalize) {
+      kernels::l2_normalize_rows(text.data(), text.data(), 1, static_cast<std::int64_t>(dim));
+    }
+  }
 }
 
 }  // namespace bertlite::model

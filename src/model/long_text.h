@@ -95,4 +95,12 @@ std::vector<double> average_windows(std::span<const double> rows, std::size_t k,
 void pool_windows(std::span<const float> windows, std::size_t dim, WindowPooling pooling,
                   std::span<const std::size_t> weights, std::span<float> out);
 
+// Every text's vector from its sequences' rows of `dim` values: text i's sequences are
+// [first[i], first[i + 1]) of `rows` and `windows`; a text read as itself keeps its row as is,
+// one read in windows gets pool_windows of them, L2-normalized again when `normalize` (its
+// windows' rows were normalized each as a text of its own). `out` holds [texts, dim].
+void pool_texts(std::span<const float> rows, std::size_t dim, std::span<const std::size_t> first,
+                std::span<const Window> windows, WindowPooling pooling, bool normalize,
+                std::span<float> out);
+
 }  // namespace bertlite::model

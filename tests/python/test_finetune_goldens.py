@@ -5,9 +5,12 @@ tests/data/finetune/ is written by tools/make_finetune_goldens.py from PyTorch a
 tests/train/sequence_classifier_test.cpp checks bertlite's trainer against it. Regenerating into
 a temporary folder must give the same files: config.json, the tensor names and the weights of
 model.safetensors exactly (they come from torch's random generator, not from arithmetic), and
-within 1e-6 what PyTorch computed - losses, logits, gradient norms and learning rates (relative),
-and each gradient and final weight (of its tensor's L2 norm) - so a torch or transformers
-upgrade that changes an answer fails here until the goldens are regenerated on purpose.
+within 1e-5 what PyTorch computed - losses, logits, gradient norms and learning rates (relative
+to the largest magnitude in their list), and each gradient and final weight (of its tensor's L2
+norm) - so a torch or transformers upgrade that changes an answer fails here until the goldens
+are regenerated on purpose. 1e-5 and not tighter: the goldens' own float32 rounding is 9e-7
+relative (golden.json's float32_vs_float64_max_rel), and torch's kernels differ by CPU: an AVX2
+Zen 1 regenerates a logit near zero (-0.0171193) 2.8e-7 away from an AVX-512 Zen 4's.
 
 Two kinds of numbers are not compared: the float32-vs-float64 diagnostics (rounding noise by
 definition), and the parameters golden.json lists in zero_grad (the attention key biases, whose
@@ -32,16 +35,28 @@ GENERATOR = ROOT / "tools" / "make_finetune_goldens.py"
 COMMITTED = ROOT / "tests" / "data" / "finetune"
 FOLDERS = ["bert_cls", "bert_cls_legacy", "distilbert_cls"]
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-5
 NOISE_KEYS = {"float32_vs_float64_max_rel", "zero_grad_float32_max_rel_to_total",
               "adamw_float32_vs_float64_max_loss_diff"}
 
 
-def differences(a, b, path="$"):
-    """Paths where two JSON values differ (floats within TOLERANCE, relative)."""
+def largest_magnitude(value):
+    """The largest |x| of the numbers in a (nested) list, or of a number; 0 for anything else."""
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, (int, float)):
+        return abs(value)
+    if isinstance(value, list):
+        return max((largest_magnitude(v) for v in value), default=0.0)
+    return 0.0
+
+
+def differences(a, b, path="$", scale=0.0):
+    """Paths where two JSON values differ (floats within TOLERANCE, relative to the larger of
+    themselves and `scale`, the largest magnitude of the list they sit in)."""
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
-                math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=1e-12):
+                abs(a - b) <= TOLERANCE * max(abs(a), abs(b), scale, 1e-7):
             return []
         return [f"{path}: {a!r} != {b!r}"]
     if type(a) is not type(b):
@@ -53,7 +68,9 @@ def differences(a, b, path="$"):
     if isinstance(a, list):
         if len(a) != len(b):
             return [f"{path}: length {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+        scale = max(scale, largest_magnitude(b))
+        return [d for i, (x, y) in enumerate(zip(a, b))
+                for d in differences(x, y, f"{path}[{i}]", scale)]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 

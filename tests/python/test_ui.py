@@ -185,7 +185,9 @@ def test_explain_route_matches_predict_and_refuses_bad_requests(server, classifi
     predicted = json.loads(run(BERTLITE, "predict", "--classifier", classifier, "--json",
                                SENTENCE))
     assert answer["label"] == predicted["label"]
-    assert abs(answer["probability"] - predicted["probability"]) < 1e-9
+    # `predict` runs its last layer on [CLS] rows only, whose GEMM rounds by row count on AVX2
+    # (measured 7e-8 on a Zen 1; equal on AVX-512): 1e-6, as test_serve.py's /predict check.
+    assert abs(answer["probability"] - predicted["probability"]) < 1e-6
     assert len(answer["attentions"]) == 6 and len(answer["attentions"][0]) == 12
     for body in ["not json", "[]", '{"text": 3}', '{"text": ""}',
                  '{"text": "x", "classifier": "../../etc/passwd"}',

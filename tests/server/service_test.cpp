@@ -1,8 +1,8 @@
 // tests/server/service_test.cpp - the service on the real default model (set-up links it):
-// vectors equal FeatureExtractor::extract's, a sentence's vector is the same bits whatever it
-// is batched with (alone, with others, from concurrent requests, under a small token budget),
-// and every limit is the RequestError its HTTP status comes from; with --long-text window, a
-// long text's vector is FeatureExtractor's window-pooled one.
+// vectors equal FeatureExtractor::extract's, a sentence's vector is the same (to float rounding:
+// test_support.h's kBatchRounding) whatever it is batched with (alone, with others, from concurrent
+// requests, under a small token budget), and every limit is the RequestError its HTTP status comes
+// from; with --long-text window, a long text's vector is FeatureExtractor's window-pooled one.
 #include "server/service.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include "io/model_path.h"
 #include "model/features.h"
 #include "server/errors.h"
+#include "test_support.h"
 
 namespace bertlite::server {
 namespace {
@@ -69,7 +70,7 @@ TEST_F(ServiceTest, VectorsEqualFeatureExtractor) {
   const EmbedResult got = service_->embed(kSentences, {.normalize = true, .truncate = {}});
   ASSERT_EQ(got.rows, expected.rows);
   ASSERT_EQ(got.cols, expected.cols);
-  EXPECT_EQ(got.data, expected.data);
+  EXPECT_TRUE(test::same_vector(got.data, expected.data));
   EXPECT_EQ(got.tokens, expected.tokens);
 }
 
@@ -85,14 +86,16 @@ TEST_F(ServiceTest, ResultDoesNotDependOnBatchMates) {
   }
   for (auto& t : threads) t.join();
   for (std::size_t i = 0; i < kSentences.size(); ++i) {
-    EXPECT_EQ(row(alone[i], 0), row(together, static_cast<std::int64_t>(i))) << kSentences[i];
+    EXPECT_TRUE(test::same_vector(row(alone[i], 0), row(together, static_cast<std::int64_t>(i))))
+        << kSentences[i];
   }
   // Reversed order: other neighbours in every batch.
   const std::vector<std::string> reversed(kSentences.rbegin(), kSentences.rend());
   const EmbedResult backwards = service_->embed(reversed, {.normalize = false, .truncate = {}});
   for (std::size_t i = 0; i < kSentences.size(); ++i) {
-    EXPECT_EQ(row(backwards, static_cast<std::int64_t>(kSentences.size() - 1 - i)),
-              row(together, static_cast<std::int64_t>(i)));
+    EXPECT_TRUE(
+        test::same_vector(row(backwards, static_cast<std::int64_t>(kSentences.size() - 1 - i)),
+                          row(together, static_cast<std::int64_t>(i))));
   }
 }
 
@@ -105,7 +108,8 @@ TEST_F(ServiceTest, ClsPoolingIsBatchIndependentToo) {
   const EmbedResult together = cls->embed(kSentences, {.normalize = false, .truncate = {}});
   for (std::size_t i = 0; i < kSentences.size(); ++i) {
     const EmbedResult alone = cls->embed({kSentences[i]}, {.normalize = false, .truncate = {}});
-    EXPECT_EQ(row(alone, 0), row(together, static_cast<std::int64_t>(i))) << kSentences[i];
+    EXPECT_TRUE(test::same_vector(row(alone, 0), row(together, static_cast<std::int64_t>(i))))
+        << kSentences[i];
   }
 }
 
@@ -165,9 +169,10 @@ TEST(ServiceLongText, WindowsEqualFeatureExtractor) {
       for (std::size_t d = 0; d < got.data.size(); ++d) {
         ASSERT_NEAR(got.data[d], expected.data[d], 1e-6) << "value " << d;
       }
-      // Alone, the long text gets the same bits as among the short ones.
-      EXPECT_EQ(row(service->embed({long_text}, {.normalize = normalize, .truncate = {}}), 0),
-                row(got, 1));
+      // Alone, the long text gets the same vector as among the short ones.
+      EXPECT_TRUE(test::same_vector(
+          row(service->embed({long_text}, {.normalize = normalize, .truncate = {}}), 0),
+          row(got, 1)));
     }
   }
 }
