@@ -7,15 +7,16 @@
 
 #include "bertlite/error.h"
 #include "commands.h"
-#include "validators.h"
 #include "input_table.h"
 #include "io/model_path.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "long_text_options.h"
 #include "model/features.h"
+#include "precision_notice.h"
 #include "util/progress.h"
 #include "util/threads.h"
+#include "validators.h"
 
 namespace bertlite::cli {
 namespace {
@@ -91,6 +92,7 @@ void run(const EmbedOptions& options) {
   std::optional<kernels::Precision> precision;
   if (!options.precision.empty()) precision = kernels::parse_precision(options.precision);
   const auto extractor = model::FeatureExtractor::load(io::resolve_model(options.model), precision);
+  print_precision_notice(extractor.encoder().precision());
 
   model::FeatureOptions feature_options;
   if (!options.pooling.empty()) feature_options.pooling = io::parse_pooling(options.pooling);

@@ -29,6 +29,7 @@
 #include "learn/split.h"
 #include "learn_helpers.h"
 #include "model/feature_cache.h"
+#include "precision_notice.h"
 #include "report/guide_report.h"
 #include "train/finetune.h"
 #include "util/memory.h"
@@ -328,6 +329,7 @@ void run(const GuideOptions& options) {
   const fs::path folder = io::resolve_model(options.model);
   const auto load_start = std::chrono::steady_clock::now();
   const auto extractor = model::FeatureExtractor::load(folder, precision);
+  print_precision_notice(extractor.encoder().precision());
   const double load_seconds = since(load_start);
   const io::ModelConfig& config = extractor.encoder().config();
   const io::Pooling pooling =

@@ -17,6 +17,7 @@
 #include "io/model_config.h"
 #include "io/model_path.h"
 #include "long_text_options.h"
+#include "precision_notice.h"
 #include "server/http_server.h"
 #include "util/threads.h"
 
@@ -98,6 +99,7 @@ void run(ServeOptions options) {
   }
   http.set_service(service);
   const server::ModelInfo& info = service->info();
+  print_precision_notice(kernels::parse_precision(info.precision));
   std::printf("bertlite serve: ready: %s (%s pooling, %s%s%s), max input %zu tokens (%s)\n",
               info.model_id.c_str(), info.pooling.c_str(), info.precision.c_str(),
               info.classifier_kind.empty() ? "" : ", /predict: ", info.classifier_kind.c_str(),

@@ -16,6 +16,7 @@
 #include "learn_helpers.h"
 #include "long_text_options.h"
 #include "model/feature_cache.h"
+#include "precision_notice.h"
 #include "util/progress.h"
 #include "util/threads.h"
 
@@ -125,6 +126,7 @@ void run(const TrainOptions& options) {
 
   // Features.
   const auto extractor = model::FeatureExtractor::load(io::resolve_model(options.model), precision);
+  print_precision_notice(extractor.encoder().precision());
   model::FeatureOptions feature_options;
   feature_options.pooling = io::parse_pooling(options.pooling);
   feature_options.normalize = options.normalize;

@@ -126,19 +126,16 @@ inline uint16_t to_bf16_bits(float value) {
   bits += 0x7FFFu + ((bits >> 16) & 1u);
   return static_cast<uint16_t>(bits >> 16);
 }
-inline float bf16_bits_to_float(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float value;
-  std::memcpy(&value, &wide, 4);
-  return value;
-}
 
 KERNEL_CLONES void to_bf16(uint16_t* out, const float* in, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_bits(in[i]);
 }
-// The same rounding, kept in float: what the GEMM sees on CPUs without bfloat16 instructions.
-KERNEL_CLONES void round_to_bf16(float* out, const float* in, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16_bits_to_float(to_bf16_bits(in[i]));
+// The same rounding, kept in float: the weights of a bf16 Linear that runs as fp32.
+void round_to_bf16(float* out, const float* in, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t wide = static_cast<uint32_t>(to_bf16_bits(in[i])) << 16;
+    std::memcpy(&out[i], &wide, 4);
+  }
 }
 
 // Symmetric int8 quantization of each of `rows` rows: scale = max |row| / 127 (1 for a zero
@@ -249,6 +246,25 @@ bool int8_gemm_sums_exactly() {
   return exact;
 }
 
+// Whether oneDNN has a real bfloat16 GEMM on this CPU (AVX512_BF16 or AMX; oneDNN 2.x also has
+// one for plain AVX-512 that converts in registers). Without one it offers only its reference
+// code, or nothing (oneDNN 2.6 on AVX2 CPUs, measured on a Zen 3 and a Zen 1). Found once, by
+// planning a bf16 matmul and asking oneDNN which implementation it picked.
+bool bf16_gemm_is_native() {
+  static const bool native = [] {
+    const Desc src_md(Dims{1, 64}, DataType::bf16, dnnl::memory::format_tag::ab);
+    const Desc weights_md(Dims{64, 16}, DataType::bf16, dnnl::memory::format_tag::any);
+    const Desc dst_md(Dims{1, 16}, kF32, dnnl::memory::format_tag::ab);
+    try {
+      const auto pd = make_matmul_pd(src_md, weights_md, nullptr, dst_md, dnnl::primitive_attr());
+      return !std::string(pd.impl_info_str()).starts_with("ref");
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return native;
+}
+
 // The int8 GEMM gives y[m, n] = sw[n] * sum_k q[m, k] Wq[n, k]; the real product is
 // sx[m] * sw[n] * sum_k (q[m, k] - zero[m]) Wq[n, k] = sx[m] * (y[m, n] - zero[m] * c[n]) with
 // c[n] = sw[n] * sum_k Wq[n, k]. Then the bias. oneDNN 2.x cannot apply per-row scales itself.
@@ -321,7 +337,7 @@ struct Linear::Impl {
   LinearEpilogue epilogue;
   LinearPlan plan = LinearPlan::kRuntimeM;
   Precision precision = Precision::kF32;
-  bool bf16_emulated = false;              // kBF16 on a CPU without a bfloat16 GEMM: rounded floats
+  bool bf16_as_fp32 = false;               // kBF16 asked for on a CPU without a bfloat16 GEMM
   bool int8_emulated = false;              // kInt8 on a CPU whose int8 GEMM saturates: see below
   DataType data_type = kF32;               // of the GEMM's weights
   DataType src_type = kF32;                // of its input rows (uint8 for kInt8)
@@ -443,6 +459,22 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
     throw InvalidArgument(shape_name(N, K) + ": int8 does not support an accumulating epilogue");
   }
   Impl& impl = *impl_;
+  // No bfloat16 GEMM on this CPU: oneDNN would offer only its reference code, and rounding the
+  // activations to bfloat16 around a float GEMM only added a pass (0.87x fp32 on a Zen 3). Such a
+  // Linear runs fp32 GEMMs, at fp32's speed, on its weights rounded to bfloat16 (free, at load):
+  // a `bertlite quantize --precision bf16` folder then gives what bf16 on the fly gives.
+  // precision() still says kBF16, implementation() "+bf16-as-fp32", and precision_notice()
+  // gives front ends the line to show.
+  std::vector<float> rounded_weight;
+  if (precision == Precision::kBF16 && !bf16_gemm_is_native()) {
+    impl.bf16_as_fp32 = true;
+    precision = Precision::kF32;
+    if (weight != nullptr) {
+      rounded_weight.resize(static_cast<size_t>(N * K));
+      round_to_bf16(rounded_weight.data(), weight, N * K);
+      weight = rounded_weight.data();
+    }
+  }
   impl.N = N;
   impl.K = K;
   impl.epilogue = epilogue;
@@ -497,8 +529,6 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
           for (int64_t k = 0; k < K; ++k) sum += q[n * K + k];
           impl.weight_compensation[n] = impl.weight_scales[n] * static_cast<float>(sum);
         }
-      } else {  // emulated bf16: bfloat16 values in floats
-        round_to_bf16(static_cast<float*>(data), weight, N * K);
       }
       impl.attr = make_gemm_attr(epilogue, precision, impl.weight_scales);
     };
@@ -564,26 +594,7 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
         if (impl.plan == LinearPlan::kPerM) impl.plan_for(threads, 1);
       }
     };
-    // No bfloat16 GEMM on this CPU - oneDNN offers only its slow reference code, or nothing at
-    // all (oneDNN 2.6 on AVX2 CPUs, measured on a Zen 3): keep the bfloat16 rounding but run the
-    // GEMM in float.
-    bool emulate_bf16 = false;
-    if (precision == Precision::kBF16) {
-      try {
-        plan_all();
-        emulate_bf16 = impl.plan_for(threads, 1)->implementation.starts_with("ref");
-      } catch (const dnnl::error&) {
-        emulate_bf16 = true;
-      }
-    } else {
-      plan_all();
-    }
-    if (emulate_bf16) {
-      impl.bf16_emulated = true;
-      impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;  // float
-      fill_weight(kF32);
-      plan_all();
-    }
+    plan_all();
   } catch (const dnnl::error& e) {
     throw Error(shape_name(N, K) + ": oneDNN could not plan the matmul: " + e.what());
   }
@@ -621,10 +632,7 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
     thread_local std::vector<float> row_zeros;
     // oneDNN reads but never writes src; its API has no const handle.
     void* src_data = const_cast<float*>(x);
-    if (impl.precision == Precision::kBF16 && impl.bf16_emulated) {
-      src_data = scratch(float_rows, static_cast<size_t>(M * impl.K));
-      round_to_bf16(static_cast<float*>(src_data), x, M * impl.K);
-    } else if (impl.precision == Precision::kBF16) {
+    if (impl.precision == Precision::kBF16) {
       src_data = scratch(bf16_rows, static_cast<size_t>(M * impl.K));
       to_bf16(static_cast<uint16_t*>(src_data), x, M * impl.K);
     } else if (impl.precision == Precision::kInt8) {
@@ -698,7 +706,19 @@ const std::vector<float>& Linear::bias() const {
 }
 
 Precision Linear::precision() const {
-  return impl_->precision;
+  return impl_->bf16_as_fp32 ? Precision::kBF16 : impl_->precision;
+}
+
+std::string precision_notice(Precision precision) {
+  if (precision == Precision::kBF16 && !bf16_gemm_is_native()) {
+    return "bf16: this CPU has no bfloat16 GEMM (AVX512_BF16 or AMX), so the bf16-rounded "
+           "weights are multiplied in fp32: fp32's speed, no faster";
+  }
+  if (precision == Precision::kInt8 && !int8_gemm_sums_exactly()) {
+    return "int8: this CPU has no VNNI, and its int8 GEMM would saturate, so the quantized values "
+           "are multiplied in float: int8's features, no faster than fp32";
+  }
+  return "";
 }
 
 std::vector<float> Linear::weight() const {
@@ -729,7 +749,7 @@ std::vector<float> Linear::weight() const {
 std::string Linear::implementation() const {
   try {
     return impl_->plan_for(sync_compute_threads(), 1)->implementation +
-           (impl_->bf16_emulated ? "+bf16-emulated" : "") +
+           (impl_->bf16_as_fp32 ? "+bf16-as-fp32" : "") +
            (impl_->int8_emulated ? "+int8-emulated" : "");
   } catch (const dnnl::error& e) {
     throw Error(shape_name(impl_->N, impl_->K) + ": oneDNN could not plan the matmul: " + e.what());

@@ -7,8 +7,8 @@
 // (GELU, tanh, residual add) is fused into the GEMM as oneDNN post-ops: no second pass over y.
 //
 // oneDNN's matmul calls of bertlite live in linear.cpp (training's sgemm in gemm.cpp), which
-// builds against oneDNN 2.x (Debian 12) and 3.x (Debian 13). With kernels::reference_mode() on, forward() runs linear_reference
-// instead. Linear knows nothing of BERT.
+// builds against oneDNN 2.x (Debian 12) and 3.x (Debian 13). With kernels::reference_mode() on,
+// forward() runs linear_reference instead. Linear knows nothing of BERT.
 //
 // Example:
 //   Linear ffn_in(w.data(), b.data(), /*N=*/3072, /*K=*/768, {Activation::kGeluErf});
@@ -35,8 +35,10 @@ struct LinearEpilogue {
 // The number format of the GEMM's inputs; accumulation is always 32-bit (float or int).
 //   kF32   float weights and activations.
 //   kBF16  weights stored as bfloat16; activations rounded to bfloat16 as they enter the GEMM;
-//          float accumulation, bias and epilogue. Native on CPUs with AVX512_BF16 or AMX; on
-//          others the same rounding is applied and the GEMM runs in float ("emulated").
+//          float accumulation, bias and epilogue. Needs a bfloat16 GEMM (AVX512_BF16 or AMX);
+//          on other CPUs a kBF16 Linear runs fp32 GEMMs on its bf16-rounded weights, with
+//          activations left in float (rounding them around a float GEMM was only slower), and
+//          precision_notice() says so.
 //   kInt8  weights quantized symmetrically per output channel (scale = max |W[n, :]| / 127);
 //          activations quantized per row (per token) to uint8 over the row's [min, max] as they
 //          enter the GEMM;
@@ -55,6 +57,11 @@ void quantize_weight_rows(std::int8_t* q,       // [N, K]
 
 // "fp32", "bf16", "int8".
 const char* precision_name(Precision precision);
+// What `precision` turns into on this CPU, as one line for a front end to show, or "" when it
+// runs as its name says: bf16 without a bfloat16 GEMM multiplies its rounded weights in fp32;
+// int8 without VNNI multiplies
+// its quantized values in float (the same features, at fp32's speed).
+std::string precision_notice(Precision precision);
 // Parses those names; throws InvalidArgument listing them.
 Precision parse_precision(const std::string& name);
 
@@ -109,7 +116,7 @@ class Linear {
   const std::vector<float>& bias() const;
 
   // oneDNN's name for the implementation it picked (e.g. "brg:avx512_core", "gemm:jit"), for
-  // benchmarks and bug reports; "+bf16-emulated" when this CPU has no bfloat16 GEMM,
+  // benchmarks and bug reports; "+bf16-as-fp32" when this CPU has no bfloat16 GEMM,
   // "+int8-emulated" when its int8 GEMM would saturate.
   std::string implementation() const;
 

@@ -70,6 +70,15 @@ err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/g.n
 check "missing column exit code" "1" "$code"
 contains "missing column names the line" "three.tsv:1" "$err"
 
+# bf16 on a CPU without a bfloat16 GEMM runs fp32 GEMMs and says so on stderr, once; with one,
+# it says nothing. --profile names the kernel, which decides which of the two must hold.
+err=$("$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/b.npy" --precision bf16 --profile 2>&1 >"$tmp/b.out"); code=$?
+check "embed bf16 exit code" "0" "$code"
+if grep -q "+bf16-as-fp32" "$tmp/b.out"; then
+  check "bf16 notice" "bertlite: note: bf16: this CPU has no bfloat16 GEMM (AVX512_BF16 or AMX), so the bf16-rounded weights are multiplied in fp32: fp32's speed, no faster" "$err"
+else
+  check "no bf16 notice" "" "$err"
+fi
 out=$(BERTLITE_PROGRESS=1 "$BERTLITE" embed --model "$tiny" --input "$tmp/three.tsv" --out "$tmp/h.npy" 2>&1 >/dev/null)
 contains "progress bar drawn when forced" "3/3 sentences" "$out"
 
