@@ -133,6 +133,13 @@ inline void remove_scratch_file(const std::filesystem::path& name) {
   std::filesystem::remove_all(scratch_folder() / name, ignored);
 }
 
+// With BERTLITE_FUZZ_VERBOSE set, harnesses say how far an input got (a seed that never reaches
+// the reader's success path is a seed that tests less than it seems to); silent otherwise.
+inline void trace(const char* what, std::string_view detail = {}) {
+  static const bool on = std::getenv("BERTLITE_FUZZ_VERBOSE") != nullptr;
+  if (on) std::fprintf(stderr, "fuzz: %s %s\n", what, std::string(detail).c_str());
+}
+
 // Runs one fuzz input. Only bertlite::Error may leave the library, and each harness catches
 // those where they are expected; any other exception escaping `run` is a finding.
 template <typename Run>

@@ -33,6 +33,26 @@ big-endian, int, 3-D, format 2.0).
 seeds/classifier_file_fuzz/: classifier files in the format learn/classifier_file.h
 documents (binary with label names, multiclass, options), and broken variants.
 
+seeds/vocab_txt_fuzz/: vocab.txt, 0xFF, tokenizer_config.json, 0xFF, a text: the default model's
+vocabulary cut to its first 2,000 lines and a small hand-made one, with and without a config
+(cased, renamed special tokens, broken JSON), CRLF lines, repeated and empty tokens, invalid
+UTF-8, no [CLS].
+
+seeds/feature_cache_fuzz/: a flags byte, KEY.json, 0xFF, KEY.npy: entries in the layout
+model/feature_cache.cpp writes (a few rows of tests/data/learn/binary_x.npy), with the checksum
+filled in by the harness (flag 1) or left wrong, and damaged variants (shape that disagrees,
+fields missing or of the wrong type, a truncated matrix, no matrix).
+
+seeds/hub_http_fuzz/: raw HTTP responses separated by 0xFF, in the order the hub download asks
+for them (HEAD, then GET): a plain file, an LFS file behind a redirect to the CDN ({CDN}), a
+404 the hub records, relative redirects, chunked bodies, and lies (Content-Length longer or
+shorter than the body, a commit or ETag with "../", a wrong sha256, redirect loops).
+
+seeds/server_request_fuzz/: what clients send `bertlite serve`: each route with TEI's and
+OpenAI's request shapes (strings, lists, pairs-free, truncate, normalize, base64), pipelined
+and keep-alive requests, chunked bodies, HEAD/OPTIONS, and broken requests (bad JSON or UTF-8,
+wrong types, a Content-Length that lies, an oversize body, a request line without a version).
+
 seeds/dataset_fuzz/: SST-2 dev rows in each dialect (the dialect byte first): TSV, CSV with
 quoting, JSONL, plain, headers, CRLF, and invalid UTF-8 / NUL cases.
 
@@ -43,6 +63,7 @@ first, so the folders hold exactly what this script writes.
 """
 import argparse
 import copy
+import hashlib
 import json
 import pathlib
 import shutil
@@ -513,6 +534,190 @@ def dataset_seeds():
     }
 
 
+# ---- vocab_txt_fuzz ----
+
+def vocab_txt_seeds(model):
+    full = (model / "vocab.txt").read_bytes()
+    head = b"\n".join(full.split(b"\n")[:2000]) + b"\n"
+    small = b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nfilm\n##s\nis\ngood\n!\n,\nfun\n##ny\n"
+    text = "The films are FUNNY, good! caf\u00e9 \u4e2d [MASK] x".encode()
+
+    def seed(vocab, config, sentence=text):
+        return vocab + b"\xff" + config + b"\xff" + sentence
+    return {
+        "model_head": seed(head, b'{"do_lower_case": true}'),
+        "model_head_no_config": head,  # no 0xFF: no tokenizer_config.json, the text "a test"
+        "small_no_config": small,
+        "small_config": seed(small, b'{"do_lower_case": true, "model_max_length": 16}'),
+        "small_cased": seed(small, b'{"do_lower_case": false, "strip_accents": false}'),
+        "small_renamed_specials": seed(small.replace(b"[CLS]", b"<s>").replace(b"[SEP]", b"</s>"),
+                                       b'{"cls_token": "<s>", "sep_token": "</s>", '
+                                       b'"unk_token": {"content": "[UNK]"}}'),
+        "small_crlf": seed(small.replace(b"\n", b"\r\n"), b"{}"),
+        "small_repeated_empty": seed(small + b"the\n\n\n##\n", b"{}"),
+        "small_broken_config": seed(small, b'{"do_lower_case": '),
+        "small_config_not_object": seed(small, b"[1, 2]"),
+        "no_cls": seed(small.replace(b"[CLS]\n", b""), b"{}"),
+        "invalid_utf8": seed(small + b"caf\xc3(\n", b"{}"),
+        "nul": seed(small + b"a\x00b\n", b"{}"),
+        "empty": b"",
+        "only_newlines": b"\n\n\n",
+    }
+
+
+# ---- feature_cache_fuzz ----
+
+def feature_cache_seeds():
+    import io as _io
+    import numpy as np
+    x = np.load(ROOT / "tests" / "data" / "learn" / "binary_x.npy")
+    rows = np.ascontiguousarray(x[:3, :8], dtype=np.float32)
+    out = _io.BytesIO()
+    np.lib.format.write_array(out, rows)
+    npy = out.getvalue()
+    info = {"format": 1, "rows": 3, "cols": 8, "tokens": 17, "truncated": 0, "pooling": "mean",
+            "normalize": True, "max_length": 128, "windowed": 0, "long_text": "truncate",
+            "stride": 0, "checksum": "0" * 32}
+    FIX, NO_NPY = 1, 2
+
+    def seed(flags, meta, matrix=npy):
+        text = meta if isinstance(meta, bytes) else json.dumps(meta, indent=1).encode()
+        return bytes([flags]) + text + b"\xff" + matrix
+
+    def changed(**fields):
+        d = dict(info)
+        for key, value in fields.items():
+            if value is None:
+                d.pop(key)
+            else:
+                d[key] = value
+        return d
+    return {
+        "entry": seed(FIX, info),
+        "entry_wrong_checksum": seed(0, info),
+        "entry_window": seed(FIX, changed(long_text="window", stride=64, windowed=2)),
+        "entry_cls_raw": seed(FIX, changed(pooling="cls", normalize=False)),
+        "rows_disagree": seed(FIX, changed(rows=4)),
+        "cols_negative": seed(FIX, changed(cols=-8)),
+        "missing_tokens": seed(FIX, changed(tokens=None)),
+        "pooling_unknown": seed(FIX, changed(pooling="max")),
+        "long_text_unknown": seed(FIX, changed(long_text="summarize")),
+        "types_wrong": seed(FIX, changed(rows="3", normalize=1, max_length=-1)),
+        "truncated_matrix": seed(FIX, info, npy[:-6]),
+        "no_matrix": seed(FIX | NO_NPY, info),
+        "not_json": seed(FIX, b"{\"rows\": 3,"),
+        "array": seed(FIX, b"[3, 8]"),
+    }
+
+
+# ---- hub_http_fuzz ----
+
+def hub_http_seeds():
+    config = b'{"model_type": "bert", "hidden_size": 8}\n'
+    sha1 = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+    sha256 = hashlib.sha256(config).hexdigest()
+    commit = "0123456789abcdef0123456789abcdef01234567"
+
+    def response(status, headers, body=b"", length=None, reason=b"OK"):
+        """`length`: the Content-Length to send (a HEAD's is the file's); False: none."""
+        lines = [b"HTTP/1.1 %d %s" % (status, reason)]
+        lines += [f"{k}: {v}".encode() for k, v in headers]
+        if length is not False:
+            lines.append(b"Content-Length: %d" % (len(body) if length is None else length))
+        lines.append(b"Connection: close")
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+    def chunked(body):
+        return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    plain_head = response(200, [("X-Repo-Commit", commit), ("ETag", f'"{sha1}"')],
+                          length=len(config))
+    plain_get = response(200, [("ETag", f'"{sha1}"')], config)
+    lfs_head = response(302, [("Location", "{CDN}/blobs/config?sig=1"), ("X-Repo-Commit", commit),
+                              ("X-Linked-Etag", f'"{sha256}"'), ("X-Linked-Size", len(config)),
+                              ("ETag", f'"{sha1}"')], reason=b"Found")
+    lfs_get_redirect = response(302, [("Location", "{CDN}/blobs/config?sig=1")], reason=b"Found")
+    lfs_get = response(200, [("ETag", f'"{sha256}"')], config)
+    missing = response(404, [("X-Error-Code", "EntryNotFound"), ("X-Repo-Commit", commit)],
+                       b"Entry not found", reason=b"Not Found")
+
+    def script(*responses):
+        return b"\xff".join(responses)
+    return {
+        "plain": script(plain_head, plain_get),
+        "lfs_via_cdn": script(lfs_head, lfs_get_redirect, lfs_get),
+        "lfs_direct_get": script(lfs_head, lfs_get),
+        "missing_404": script(missing),
+        "repo_not_found": script(response(401, [("X-Error-Code", "RepoNotFound")], b"",
+                                          reason=b"Unauthorized")),
+        "relative_redirect": script(response(307, [("Location", "/org/model/resolve/" + commit +
+                                                    "/config.json")], reason=b"Temporary"),
+                                    plain_head, plain_get),
+        "chunked_get": script(plain_head, response(200, [("Transfer-Encoding", "chunked")],
+                                                    chunked(config), length=False)),
+        "length_longer_than_body": script(plain_head, response(200, [], config, length=999)),
+        "length_shorter_than_body": script(plain_head, response(200, [], config, length=5)),
+        "commit_escapes": script(plain_head.replace(commit.encode(), b"../../../escape"),
+                                 plain_get),
+        "etag_escapes": script(plain_head.replace(sha1.encode(), b"../../blob"), plain_get),
+        "wrong_sha256": script(lfs_head.replace(sha256.encode(), b"f" * 64), lfs_get_redirect,
+                               lfs_get),
+        "redirect_loop": script(*[lfs_get_redirect] * 12),
+        "head_only": script(plain_head),
+        "garbage": b"HTTP/1.1 banana\r\n\r\n",
+        "no_status_line": b"\r\n\r\n",
+    }
+
+
+# ---- server_request_fuzz ----
+
+def server_request_seeds():
+    def post(route, body, extra=b"", length=None):
+        if not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        n = len(body) if length is None else length
+        return (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"%sContent-Length: %d\r\n\r\n%s" % (route.encode(), extra, n, body))
+
+    def get(route, extra=b""):
+        return b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (route.encode(), extra)
+    sentence = "a visually stunning rumination on love"
+    return {
+        "embed_string": post("/embed", {"inputs": sentence}),
+        "embed_list": post("/embed", {"inputs": [sentence, "bad", ""], "normalize": False,
+                                       "truncate": True}),
+        "embed_too_many": post("/embed", {"inputs": ["a"] * 6}),
+        "embed_long": post("/embed", {"inputs": "word " * 200, "truncate": False}),
+        "embed_wrong_type": post("/embed", {"inputs": 5}),
+        "embed_nested": post("/embed", {"inputs": [["a", "b"]]}),
+        "openai": post("/v1/embeddings", {"input": [sentence], "model": "x",
+                                          "encoding_format": "base64"}),
+        "openai_float": post("/v1/embeddings", {"input": sentence, "encoding_format": "float"}),
+        "predict": post("/predict", {"inputs": sentence, "raw_scores": True}),
+        "tokenize": post("/tokenize", {"inputs": [sentence, "caf\u00e9 \u4e2d"],
+                                       "add_special_tokens": True}),
+        "root": post("/", {"inputs": sentence}),
+        "info": get("/info"),
+        "metrics": get("/metrics"),
+        "openapi": get("/openapi.json"),
+        "head_health": b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        "options": b"OPTIONS /embed HTTP/1.1\r\nHost: x\r\n\r\n",
+        "pipelined": get("/health") + post("/embed", {"inputs": "a"}) + get("/info"),
+        "keep_alive": get("/health", b"Connection: keep-alive\r\n") * 3,
+        "chunked": (b"POST /embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"e\r\n{\"inputs\": \"a\"}\r\n0\r\n\r\n"),
+        "bad_json": post("/embed", b'{"inputs": '),
+        "bad_utf8": post("/embed", b'{"inputs": "caf\xc3("}'),
+        "length_lies_long": post("/embed", {"inputs": "a"}, length=500),
+        "length_lies_short": post("/embed", {"inputs": "a"}, length=3),
+        "over_limit": post("/embed", {"inputs": "x" * 5000}),
+        "auth_header": get("/info", b"Authorization: Bearer nope\r\n"),
+        "no_version": b"GET /health\r\n\r\n",
+        "unknown_route": get("/../../etc/passwd"),
+        "absolute_uri": b"GET http://127.0.0.1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+        "http10": b"GET /health HTTP/1.0\r\n\r\n",
+    }
+
+
 def write(folder, seeds):
     if folder.exists():
         shutil.rmtree(folder)
@@ -551,6 +756,10 @@ def main():
         "npy_fuzz": npy_seeds,
         "classifier_file_fuzz": classifier_seeds,
         "dataset_fuzz": dataset_seeds,
+        "vocab_txt_fuzz": lambda: vocab_txt_seeds(model),
+        "feature_cache_fuzz": feature_cache_seeds,
+        "hub_http_fuzz": hub_http_seeds,
+        "server_request_fuzz": server_request_seeds,
     }
     targets = args.targets or list(writers)
     unknown = sorted(set(targets) - set(writers))

@@ -1,12 +1,15 @@
 // io/convert.cpp - see convert.h.
 #include "io/convert.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <system_error>
 
 #include "bertlite/error.h"
 #include "io/safetensors.h"
 #include "io/tensor_file.h"
+#include "util/file.h"
 
 namespace bertlite::io {
 namespace {
@@ -51,10 +54,11 @@ void build_folder_atomically(const fs::path& out,
   if (fs::exists(out, error)) {
     throw IoError(out.string() + ": already exists; give a new folder to write");
   }
-  std::string staging_name = ".";
-  staging_name += out.filename().string();
-  staging_name += ".partial";
-  const fs::path staging = out.parent_path() / staging_name;
+  // .NAME.partial.PID: two processes writing the same folder each fill their own; the loser's
+  // rename fails because the folder then exists. Staging folders of killed runs are removed.
+  const std::string staging_prefix = "." + out.filename().string() + ".partial.";
+  util::remove_abandoned_files(out.parent_path(), staging_prefix);
+  const fs::path staging = out.parent_path() / (staging_prefix + std::to_string(::getpid()));
   fs::remove_all(staging, error);
   try {
     fs::create_directories(staging);

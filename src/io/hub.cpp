@@ -135,22 +135,6 @@ std::string repo_id_problem(std::string_view repo_id) {
   return "";
 }
 
-// A '/'-separated relative path that stays inside the folder it is joined to.
-bool safe_relative_path(std::string_view path) {
-  if (path.empty() || path.front() == '/' || path.back() == '/') return false;
-  if (path.find('\\') != std::string_view::npos || path.find('\0') != std::string_view::npos) {
-    return false;
-  }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const std::size_t end = std::min(path.find('/', start), path.size());
-    const std::string_view part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
-
 // A single file or folder name from a response header (a commit hash, an ETag).
 bool safe_component(std::string_view name) {
   return !name.empty() && name.size() <= 255 && name.front() != '.' &&
@@ -170,14 +154,14 @@ bool is_commit_hash(std::string_view revision) {
 }
 
 void check_filename(std::string_view repo_id, std::string_view filename) {
-  if (!safe_relative_path(filename)) {
+  if (!util::is_contained_relative_path(filename)) {
     throw InvalidArgument(std::string(repo_id) + ": file name '" + std::string(filename) +
                           "' is not a relative path inside the repository");
   }
 }
 
 void check_revision(std::string_view repo_id, std::string_view revision) {
-  if (!safe_relative_path(revision)) {
+  if (!util::is_contained_relative_path(revision)) {
     throw InvalidArgument(std::string(repo_id) + ": revision '" + std::string(revision) +
                           "' is not a branch, tag or commit name");
   }
@@ -757,7 +741,7 @@ std::vector<std::string> shards_of(const fs::path& index, const std::string& nam
   }
   std::set<std::string> shards;
   for (const auto& [tensor, file] : map->items()) {
-    if (!file.is_string() || !safe_relative_path(file.get<std::string>())) {
+    if (!file.is_string() || !util::is_contained_relative_path(file.get<std::string>())) {
       throw ParseError(index.string() + ": weight_map[\"" + tensor +
                        "\"] is not a relative file name");
     }
@@ -780,7 +764,7 @@ std::vector<std::string> module_configs(const fs::path& modules) {
     if (!module.is_object() || !module.contains("path") || !module["path"].is_string()) continue;
     const std::string path = module["path"].get<std::string>();
     if (path.empty()) continue;  // the transformer itself, at the repo root
-    if (!safe_relative_path(path)) {
+    if (!util::is_contained_relative_path(path)) {
       throw ParseError(modules.string() + ": module path '" + path + "' is not relative");
     }
     configs.push_back(path + "/config.json");
@@ -874,7 +858,7 @@ HubModelName parse_hub_model_name(std::string_view name) {
   if (const std::string problem = repo_id_problem(parsed.repo_id); !problem.empty()) {
     throw InvalidArgument("model name '" + std::string(name) + "': " + problem);
   }
-  if (!safe_relative_path(parsed.revision)) {
+  if (!util::is_contained_relative_path(parsed.revision)) {
     throw InvalidArgument("model name '" + std::string(name) + "': revision '" + parsed.revision +
                           "' is not a branch, tag or commit name");
   }
@@ -904,8 +888,8 @@ fs::path hub_repo_folder(const HubSettings& settings, std::string_view repo_id) 
 
 std::optional<fs::path> hub_cached_file(const HubSettings& settings, std::string_view repo_id,
                                         std::string_view filename, std::string_view revision) {
-  if (!repo_id_problem(repo_id).empty() || !safe_relative_path(filename) ||
-      !safe_relative_path(revision)) {
+  if (!repo_id_problem(repo_id).empty() || !util::is_contained_relative_path(filename) ||
+      !util::is_contained_relative_path(revision)) {
     return std::nullopt;
   }
   const RepoCache cache(settings, repo_id);

@@ -136,6 +136,11 @@ ModelConfig read_model_config(const fs::path& folder) {
     const std::string path = string_or(module, "path", "", modules_path.string());
     if (type.ends_with(".Normalize")) c.normalize = true;
     if (!type.ends_with(".Pooling")) continue;
+    // A stranger's modules.json must not make bertlite read files outside the model's folder.
+    if (!util::is_contained_relative_path(path)) {
+      throw ParseError(modules_path.string() + ": Pooling module path '" + path +
+                       "' must be a relative path inside the model folder");
+    }
     const fs::path pooling_path = folder / path / "config.json";
     const json pooling = parse(util::read_file(pooling_path), pooling_path.string());
     auto flag = [&](const char* key) {

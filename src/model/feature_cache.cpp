@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <system_error>
 
 #include "bertlite/error.h"
@@ -32,6 +33,15 @@ struct Hasher {
     // A separator that no text contains, so ("ab", "c") and ("a", "bc") differ.
     a = (a ^ 0xFF) * 1099511628211ull;
     b = (b ^ 0xFE) * 1099511628211ull;
+  }
+  // A float matrix's bytes, as they are in memory (the cache is only read on the machine that
+  // wrote it, so byte order is not a concern).
+  void add_floats(std::span<const float> values) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
+    for (std::size_t i = 0; i < values.size_bytes(); ++i) {
+      a = (a ^ bytes[i]) * 1099511628211ull;
+      b = (b ^ bytes[i]) * 1099511628211ull;
+    }
   }
   std::string hex() const {
     char out[33];
@@ -61,6 +71,12 @@ std::string model_identity(const fs::path& folder) {
 }
 
 }  // namespace
+
+std::string feature_checksum(std::span<const float> values) {
+  Hasher h;
+  h.add_floats(values);
+  return h.hex();
+}
 
 fs::path default_feature_cache_dir() {
   if (const char* dir = std::getenv("BERTLITE_CACHE"); dir && *dir)
@@ -109,6 +125,9 @@ std::optional<Features> FeatureCache::load(const std::string& key) const {
     f.rows = info.at("rows").get<std::int64_t>();
     f.cols = info.at("cols").get<std::int64_t>();
     if (matrix.rows != f.rows || matrix.cols != f.cols) return std::nullopt;
+    // Entries written before checksums existed have none: recomputed like damaged ones.
+    if (info.at("checksum").get<std::string>() != feature_checksum(matrix.data))
+      return std::nullopt;
     f.data = std::move(matrix.data);
     f.tokens = info.at("tokens").get<std::int64_t>();
     f.truncated = info.at("truncated").get<std::int64_t>();
@@ -138,6 +157,7 @@ void FeatureCache::store(const std::string& key, const Features& f) const {
   info["windowed"] = f.windowed;
   info["long_text"] = long_text_name(f.long_text);
   info["stride"] = f.stride;
+  info["checksum"] = feature_checksum(f.data);
   util::write_file_atomic(dir_ / (key + ".json"), info.dump(1) + "\n");
 }
 

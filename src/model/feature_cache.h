@@ -4,7 +4,8 @@
 // An entry is keyed by everything its numbers depend on: the model (folder, config.json, and the
 // size and modification time of each weight file), pooling, normalization, max length, a
 // cache-format version, and every text in order. Entries are two files written atomically:
-// KEY.npy (the matrix) and KEY.json (what it is). A damaged entry counts as missing.
+// KEY.npy (the matrix) and KEY.json (what it is, with a checksum of the matrix). A damaged,
+// truncated or half-written entry counts as missing and is recomputed.
 #pragma once
 
 #include <filesystem>
@@ -19,6 +20,12 @@ namespace bertlite::model {
 
 // $BERTLITE_CACHE, else $XDG_CACHE_HOME/bertlite, else ~/.cache/bertlite; then "features".
 std::filesystem::path default_feature_cache_dir();
+
+// What an entry's .json records of its matrix ("checksum"), so a .npy damaged after it was
+// written (a disk error, a truncating copy, a hand edit) is recomputed, not read as features.
+// 32 hex digits; not cryptographic: it guards against accidents, not against an attacker who
+// can write the cache folder.
+std::string feature_checksum(std::span<const float> values);
 
 class FeatureCache {
  public:

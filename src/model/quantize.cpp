@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "bertlite/error.h"
 #include "io/convert.h"
@@ -35,6 +36,10 @@ QuantizeReport quantize_model(const fs::path& folder, const fs::path& out,
                               kernels::Precision precision) {
   if (precision == kernels::Precision::kF32) {
     throw InvalidArgument("quantize: choose int8 or bf16 (fp32 is what the model already is)");
+  }
+  // Refused before the work, not after it (build_folder_atomically checks again at the end).
+  if (std::error_code error; fs::exists(out, error)) {
+    throw IoError(out.string() + ": already exists; give a new folder to write");
   }
   const io::ModelConfig config = io::read_model_config(folder);
   if (!config.precision.empty()) {

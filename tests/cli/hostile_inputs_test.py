@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BERTLITE = os.environ.get("BERTLITE", str(ROOT / "build" / "cli" / "bertlite"))
+if os.sep in BERTLITE:  # the commands run in temporary folders: a relative path would not resolve
+    BERTLITE = os.path.abspath(BERTLITE)
 FIXTURE = ROOT / "tests" / "data" / "encoder" / "bert_tiny"
 SENTENCES = "a good film\tgood\nawful , just awful\tbad\nfun\tgood\ndull\tbad\n"
 
@@ -100,6 +102,26 @@ def misshape(name):
     return change
 
 
+TORCH_FIXTURES = ROOT / "tests" / "data" / "io"
+
+
+def torch_weights(fixture, damage):
+    """The model with its safetensors removed and a damaged torch.save file (a fixture of
+    tests/data/io) as pytorch_model.bin instead."""
+    def make(model):
+        (model / "model.safetensors").unlink()
+        data = (TORCH_FIXTURES / fixture).read_bytes()
+        (model / "pytorch_model.bin").write_bytes(damage(data))
+    return make
+
+
+def garble_pickle(data):
+    # The zip's data.pkl entry (stored, uncompressed) overwritten past its first two bytes.
+    start = data.index(b"data.pkl") + len(b"data.pkl")
+    start = data.index(b"\x80\x02", start)  # the pickle's PROTO opcode
+    return data[:start + 2] + b"\xff" * 40 + data[start + 42:]
+
+
 def edit_config(change):
     def make(model):
         path = model / "config.json"
@@ -130,6 +152,7 @@ def config_set(key, value):
 #  fragments the error must contain). {model} and {data} in fragments are the paths.
 
 WEIGHTS = "model.safetensors"
+TORCH = "pytorch_model.bin"
 MODEL_ROWS = [
     ("safetensors truncated at 3 bytes", truncate_weights("3 bytes"), [WEIGHTS]),
     ("safetensors truncated at 8 bytes", truncate_weights("8 bytes"), [WEIGHTS]),
@@ -150,6 +173,14 @@ MODEL_ROWS = [
     ("a tensor mis-shaped",
      edit_header(misshape("encoder.layer.0.intermediate.dense.weight")),
      ["encoder.layer.0.intermediate.dense.weight"]),
+    ("pytorch_model.bin truncated (zip)",
+     torch_weights("torch_zip.bin", lambda d: d[:len(d) // 2]), [TORCH, "truncated"]),
+    ("pytorch_model.bin truncated (legacy pickle)",
+     torch_weights("torch_legacy.bin", lambda d: d[:len(d) // 2]), [TORCH, "past the end"]),
+    ("pytorch_model.bin pickle corrupted", torch_weights("torch_zip.bin", garble_pickle),
+     [TORCH, "data.pkl", "opcode"]),
+    ("pytorch_model.bin not a checkpoint",
+     torch_weights("torch_zip.bin", lambda d: b"\0" * len(d)), [TORCH, "not a PyTorch"]),
     ("config.json invalid", write_file("config.json", "{\"hidden_size\": 48,"), ["config.json"]),
     ("config.json without hidden_size", edit_config(config_set("hidden_size", None)),
      ["config.json", "hidden_size"]),

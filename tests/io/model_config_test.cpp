@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
+
 #include "bertlite/error.h"
+#include "test_support.h"
+#include "util/file.h"
 
 namespace bertlite::io {
 namespace {
@@ -61,6 +66,45 @@ TEST(ModelConfig, UnsupportedThingsListWhatIsSupported) {
   EXPECT_THROW(parse_model_config("{", "c.json"), ParseError);
   EXPECT_EQ(parse_pooling("mean"), Pooling::kMean);
   EXPECT_THROW(parse_pooling("max"), InvalidArgument);
+}
+
+// A stranger's modules.json may name any path for its Pooling module; only paths inside the
+// model folder are followed (a pooling config outside it, here a real one, is never read).
+TEST(ModelConfig, PoolingPathOutsideTheModelFolderIsRefused) {
+  test::TempDir temp;
+  const std::filesystem::path model = temp / "model", outside = temp / "outside";
+  std::filesystem::create_directories(model / "1_Pooling");
+  std::filesystem::create_directories(outside);
+  util::write_file_atomic(model / "config.json",
+                          R"({"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1,
+                              "num_attention_heads": 2, "intermediate_size": 8,
+                              "max_position_embeddings": 8, "vocab_size": 8,
+                              "type_vocab_size": 2})");
+  const std::string mean = R"({"pooling_mode_mean_tokens": true})";
+  util::write_file_atomic(model / "1_Pooling" / "config.json", mean);
+  util::write_file_atomic(outside / "config.json", mean);
+  const auto modules = [&](const std::string& path) {
+    util::write_file_atomic(
+        model / "modules.json",
+        R"([{"type": "sentence_transformers.models.Pooling", "path": ")" + path + R"("}])");
+  };
+  modules("1_Pooling");
+  EXPECT_EQ(read_model_config(model).pooling, Pooling::kMean);
+  for (const std::string& path :
+       {(outside).string(), std::string("../outside"), std::string("1_Pooling/../../outside"),
+        std::string("./1_Pooling"), std::string("")}) {
+    SCOPED_TRACE(path);
+    modules(path);
+    try {
+      read_model_config(model);
+      FAIL() << "followed the pooling path";
+    } catch (const ParseError& e) {
+      EXPECT_NE(std::string(e.what()).find("modules.json: Pooling module path '" + path +
+                                           "' must be a relative path inside the model folder"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

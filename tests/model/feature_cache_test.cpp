@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "test_support.h"
+#include "util/file.h"
 
 namespace bertlite::model {
 namespace {
@@ -79,6 +81,49 @@ TEST_F(FeatureCacheTest, DamagedEntryIsRecomputed) {
   const auto again = extract_cached(extractor, cache, texts, cls, {}, {}, &hits);
   EXPECT_EQ(hits, 0);
   EXPECT_EQ(again[0].data, first[0].data);
+}
+
+// Each way an entry can be damaged after it was written; all are recomputed, none is read as
+// features. The flipped bit keeps the .npy valid and its shape right: only the checksum sees it.
+TEST_F(FeatureCacheTest, EntryThatNoLongerMatchesItsChecksumIsRecomputed) {
+  const auto extractor = FeatureExtractor::load(kFixtures + "bert_tiny");
+  const FeatureCache cache(dir_);
+  const std::vector<std::string> texts = {"Good", "bad film", "fun"};
+  const io::Pooling cls[] = {io::Pooling::kCls};
+  const auto clean = extract_cached(extractor, cache, texts, cls, {});
+  const std::string key = cache.key(extractor, io::Pooling::kCls, extractor.resolve({}), texts);
+  const fs::path npy = dir_ / (key + ".npy"), meta = dir_ / (key + ".json");
+  ASSERT_TRUE(fs::exists(npy) && fs::exists(meta));
+  const std::string npy_bytes = util::read_file(npy), meta_text = util::read_file(meta);
+
+  const auto damaged_is_recomputed = [&](const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_FALSE(cache.load(key).has_value());
+    int hits = -1;
+    const auto again = extract_cached(extractor, cache, texts, cls, {}, {}, &hits);
+    EXPECT_EQ(hits, 0);
+    EXPECT_EQ(again[0].data, clean[0].data);
+    // The recomputed entry replaced the damaged one.
+    EXPECT_TRUE(cache.load(key).has_value());
+  };
+  std::string flipped = npy_bytes;
+  flipped[flipped.size() - 5] ^= 0x10;  // a bit of the next-to-last value
+  util::write_file_atomic(npy, flipped);
+  damaged_is_recomputed("a flipped bit in the matrix");
+
+  util::write_file_atomic(npy, npy_bytes.substr(0, npy_bytes.size() - 4));
+  damaged_is_recomputed("a truncated matrix");
+
+  fs::remove(npy);
+  damaged_is_recomputed("a missing matrix");
+
+  nlohmann::json info = nlohmann::json::parse(meta_text);
+  info.erase("checksum");
+  util::write_file_atomic(meta, info.dump());
+  damaged_is_recomputed("an entry from before checksums");
+
+  util::write_file_atomic(meta, meta_text.substr(0, meta_text.size() / 2));
+  damaged_is_recomputed("a truncated description");
 }
 
 TEST_F(FeatureCacheTest, DisabledCacheStoresNothing) {
