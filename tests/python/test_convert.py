@@ -61,7 +61,7 @@ def test_convert_bin_to_safetensors(tmp_path):
         assert "pytorch_model.bin" in result.stdout
         assert sorted(p.name for p in out.iterdir()) == [
             "config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"]
-        assert not list(tmp_path.glob(".*partial"))
+        assert not list(tmp_path.glob(".*.partial.*"))  # no staging folder left
         # Same tensors, bit for bit, and transformers reads the new folder.
         assert load_file(out / "model.safetensors").keys() == load_file(
             FIXTURES / fixture / "model.safetensors").keys()
