@@ -16,7 +16,9 @@
 //   - nothing is written outside the cache folder, and no .incomplete download is left in
 //     snapshots/;
 //   - a returned file is then found by hub_cached_file without a request;
-//   - the token is never sent to the other origin.
+//   - the token is never sent to the other origin;
+//   - error messages hold no control or non-ASCII bytes from the responses (no terminal escape
+//     sequences a hostile server could make bertlite print).
 //
 // Content-length lies, chunked bodies, truncated headers and redirect loops all come from the
 // input. Hosts other than the two listeners are not resolved by this machine's resolver quickly
@@ -102,7 +104,8 @@ class Listener {
         if (n <= 0) break;
         request.append(buffer, static_cast<std::size_t>(n));
       }
-      if (!is_hub_ && request.find("secret-fuzz-token") != std::string::npos) {
+      // The token in a header; the fuzzer may well put the string itself in a redirect's URL.
+      if (!is_hub_ && request.find("Bearer secret-fuzz-token") != std::string::npos) {
         std::lock_guard lock(script().mutex);
         script().token_left_the_hub = true;
       }
@@ -177,6 +180,10 @@ void run(const std::uint8_t* data, std::size_t size) {
   } catch (const Error& error) {
     FUZZ_CHECK(error.what()[0] != '\0');
     trace("error:", error.what());
+    for (const char* c = error.what(); *c; ++c) {
+      const auto byte = static_cast<unsigned char>(*c);
+      FUZZ_CHECK(byte >= 0x20 && byte < 0x7F);
+    }
   }
 
   {

@@ -98,7 +98,7 @@ Response from_httplib(const httplib::Response& res, const Url& url) {
 
 Url Url::parse(std::string_view text) {
   const auto fail = [&](const char* why) {
-    return InvalidArgument("URL '" + std::string(text) + "': " + why);
+    return InvalidArgument("URL '" + printable(text) + "': " + why);
   };
   const std::size_t colon = text.find("://");
   if (colon == std::string_view::npos) throw fail("expected scheme://host/path");
@@ -155,7 +155,10 @@ std::string Url::str() const {
   return out;
 }
 
-Url Url::resolve(std::string_view location) const {
+Url Url::resolve(std::string_view raw_location) const {
+  // A Location header is whatever the server sent; browsers encode its unsafe bytes the same way.
+  const std::string encoded = printable(raw_location);
+  const std::string_view location = encoded;
   const std::size_t scheme_end = location.find("://");
   const std::size_t first_special = location.find_first_of("/?#");
   if (scheme_end != std::string_view::npos && scheme_end < first_special) return parse(location);
@@ -255,6 +258,23 @@ Response get_text(const std::string& url, const Headers& headers, const Timeouts
         body->append(data, size);
         return true;
       });
+}
+
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7F) {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string quote(std::string_view text, std::string_view safe) {

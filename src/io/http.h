@@ -76,6 +76,12 @@ Response get(const std::string& url, const Headers& headers, const Timeouts& tim
 Response get_text(const std::string& url, const Headers& headers, const Timeouts& timeouts,
                   std::string* body);
 
+// `text` (a URL, a header value: bytes a server chose) with every control, space, DEL and
+// non-ASCII byte percent-encoded: a valid request target once resolved, and safe to print in an
+// error message (no terminal escape sequences, no raw invalid UTF-8). '%' itself is kept, so an
+// already encoded URL is unchanged.
+std::string printable(std::string_view text);
+
 // Percent-encodes everything but unreserved characters and `safe` (Python's urllib.parse.quote).
 std::string quote(std::string_view text, std::string_view safe = "/");
 

@@ -493,7 +493,7 @@ void download_blob(const HubSettings& settings, const http::Headers& headers,
         const std::string range = response.header("Content-Range").value_or("");
         if (range.rfind("bytes " + std::to_string(start) + "-", 0) != 0) {
           failure = "asked for bytes " + std::to_string(start) + "- but got Content-Range '" +
-                    range + "'";
+                    http::printable(range) + "'";
           return false;
         }
         if (!expected) expected = http::parse_length(range.substr(range.find('/') + 1));
@@ -655,8 +655,8 @@ std::optional<fs::path> fetch_file(const HubSettings& settings, std::string_view
   meta.etag =
       normalize_etag(head.header("X-Linked-Etag").value_or(head.header("ETag").value_or("")));
   if (!safe_component(meta.commit) || !safe_component(meta.etag)) {
-    throw IoError(url + ": unusable X-Repo-Commit '" + meta.commit + "' or ETag '" + meta.etag +
-                  "'");
+    throw IoError(url + ": unusable X-Repo-Commit '" + http::printable(meta.commit) +
+                  "' or ETag '" + http::printable(meta.etag) + "'");
   }
   meta.size = http::parse_length(head.header("X-Linked-Size"));
   if (!meta.size && !head.is_redirect())

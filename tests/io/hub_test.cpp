@@ -390,6 +390,23 @@ TEST(HttpUrl, ParsesAndResolvesRedirects) {
   EXPECT_EQ(http::quote("a b+c"), "a%20b%2Bc");
 }
 
+// What a hostile server sends in Location or other headers ends up in requests and in error
+// messages: unsafe bytes are percent-encoded, so neither carries a terminal escape sequence,
+// a space or raw invalid UTF-8 (found by fuzz/hub_http_fuzz).
+TEST(HttpUrl, UnsafeBytesFromTheServerArePercentEncoded) {
+  EXPECT_EQ(http::printable("a\x1b[31mb c\x7f\xf6%41"), "a%1B[31mb%20c%7F%F6%41");
+  EXPECT_EQ(http::printable("/org/m/resolve/main/a%20b?x=1"), "/org/m/resolve/main/a%20b?x=1");
+  const http::Url url = http::Url::parse("http://127.0.0.1:9/org/m/resolve/main/config.json");
+  EXPECT_EQ(url.resolve("/blobs/\xf6\x1b x").str(), "http://127.0.0.1:9/blobs/%F6%1B%20x");
+  EXPECT_EQ(url.resolve("http://127.0.0.1:8/caf\xc3\xa9").target, "/caf%C3%A9");
+  try {
+    http::Url::parse("http://\x1b[2J/x").resolve("ftp://\x1b");
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()).find('\x1b'), std::string::npos) << e.what();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Downloads
 
