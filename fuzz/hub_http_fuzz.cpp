@@ -64,7 +64,7 @@ struct Script {
 };
 
 Script& script() {
-  static Script s;
+  static Script& s = *new Script;  // never destroyed: the listeners' threads outlive main()
   return s;
 }
 

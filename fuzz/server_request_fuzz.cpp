@@ -46,33 +46,48 @@ constexpr int kReadTimeoutSeconds = 1;
 
 struct RunningServer {
   std::unique_ptr<server::HttpServer> http;
+  std::shared_ptr<server::Service> service;
+  std::thread listener;
   int port = 0;
 };
 
-// Never destroyed: its threads serve until the process exits.
+RunningServer* the_server = nullptr;
+
+// At exit, as `bertlite serve` does on SIGTERM: stop accepting, let listen() return, stop the
+// queue's worker. Left running, the worker and connection threads would still be executing
+// while the process tears down the libraries under them (oneDNN's JIT code included), which
+// crashes a fork-mode job at its end.
+void stop_server() {
+  the_server->http->shutdown();
+  the_server->listener.join();
+  the_server->http->set_service(nullptr);
+  the_server->service->stop();
+}
+
 const RunningServer& running_server() {
-  static const RunningServer& running = *new RunningServer([] {
-    server::HttpOptions options;
-    options.port = 0;
-    options.http_threads = 4;
-    options.read_timeout_seconds = kReadTimeoutSeconds;
-    options.write_timeout_seconds = kReadTimeoutSeconds;
-    options.keep_alive_seconds = kReadTimeoutSeconds;
-    options.payload_limit = 4096;  // bodies near the limit are reachable with short inputs
-    RunningServer r;
-    r.http = std::make_unique<server::HttpServer>(options);
-    r.port = r.http->bind();
-    server::HttpServer* http = r.http.get();
-    std::thread([http] { http->listen(); }).detach();
-    server::ServiceOptions service;
-    service.model = BERTLITE_SOURCE_DIR "/tests/data/encoder/bert_tiny";
-    service.max_batch_tokens = 64;
-    service.max_client_batch_size = 4;
-    service.max_concurrent_requests = 8;
-    http->set_service(server::Service::load(service));
-    return r;
-  }());
-  return running;
+  if (the_server) return *the_server;
+  server::HttpOptions options;
+  options.port = 0;
+  options.http_threads = 4;
+  options.read_timeout_seconds = kReadTimeoutSeconds;
+  options.write_timeout_seconds = kReadTimeoutSeconds;
+  options.keep_alive_seconds = kReadTimeoutSeconds;
+  options.payload_limit = 4096;  // bodies near the limit are reachable with short inputs
+  // Never destroyed (stop_server() stops its threads): statics other libraries registered
+  // before it may already be gone by the time a destructor would run.
+  the_server = new RunningServer;
+  the_server->http = std::make_unique<server::HttpServer>(options);
+  the_server->port = the_server->http->bind();
+  the_server->listener = std::thread([http = the_server->http.get()] { http->listen(); });
+  server::ServiceOptions service;
+  service.model = BERTLITE_SOURCE_DIR "/tests/data/encoder/bert_tiny";
+  service.max_batch_tokens = 64;
+  service.max_client_batch_size = 4;
+  service.max_concurrent_requests = 8;
+  the_server->service = server::Service::load(service);
+  the_server->http->set_service(the_server->service);
+  std::atexit(stop_server);
+  return *the_server;
 }
 
 int connect_to(int port) {
@@ -96,6 +111,9 @@ constexpr std::string_view kHealth = "GET /health HTTP/1.1\r\nHost: x\r\nConnect
 // server's read timeout; the harness hangs up sooner (the server then reads the end of the
 // stream), so such inputs cost milliseconds, not a second.
 constexpr int kQuietMilliseconds = 40;
+// The health check's answer is waited for properly: on a loaded machine it can take longer
+// than the quiet spell, and a missing answer there is a finding.
+constexpr int kHealthMilliseconds = 4000;
 
 std::optional<std::string> header(std::string_view head, std::string_view name) {
   for (std::size_t line = head.find("\r\n"); line != std::string_view::npos;) {
@@ -130,7 +148,8 @@ bool has_whole_response(std::string_view reply) {
 // end of the stream, or a quiet spell. cpp-httplib answers one request per read of the socket
 // (a pipelined second request waits for the keep-alive timeout), so only the first response
 // is waited for.
-std::string send_and_receive(int port, std::string_view request) {
+std::string send_and_receive(int port, std::string_view request,
+                             int quiet_milliseconds = kQuietMilliseconds) {
   const int s = connect_to(port);
   std::size_t sent = 0;
   while (sent < request.size()) {
@@ -142,7 +161,7 @@ std::string send_and_receive(int port, std::string_view request) {
   char buffer[8192];
   while (!has_whole_response(reply)) {
     pollfd ready{s, POLLIN, 0};
-    if (::poll(&ready, 1, kQuietMilliseconds) == 0) break;
+    if (::poll(&ready, 1, quiet_milliseconds) == 0) break;
     const ssize_t n = ::recv(s, buffer, sizeof buffer, 0);
     if (n <= 0) break;  // closed, or reset after a request it would not read
     reply.append(buffer, static_cast<std::size_t>(n));
@@ -184,7 +203,7 @@ void run(const std::uint8_t* data, std::size_t size) {
   const int status = check_response(reply);
   trace("status", std::to_string(status));
 
-  const std::string health = send_and_receive(server.port, kHealth);
+  const std::string health = send_and_receive(server.port, kHealth, kHealthMilliseconds);
   FUZZ_CHECK(health.starts_with("HTTP/1.1 200"));
 }
 
