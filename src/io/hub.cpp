@@ -617,7 +617,7 @@ std::optional<fs::path> fetch_file(const HubSettings& settings, std::string_view
   const std::string error_code = head.header("X-Error-Code").value_or("");
   if (head.status == 404 && error_code != "RevisionNotFound" && error_code != "RepoNotFound") {
     // Remember the absence under the commit, so the next resolution need not ask again.
-    if (const auto commit = head.header("X-Repo-Commit"); commit && safe_component(*commit)) {
+    if (const auto commit = head.header("X-Repo-Commit"); commit && is_commit_hash(*commit)) {
       try {
         touch(cache.no_exist(*commit, filename));
         cache.write_ref(revision, *commit);
@@ -654,7 +654,9 @@ std::optional<fs::path> fetch_file(const HubSettings& settings, std::string_view
   }
   meta.etag =
       normalize_etag(head.header("X-Linked-Etag").value_or(head.header("ETag").value_or("")));
-  if (!safe_component(meta.commit) || !safe_component(meta.etag)) {
+  // The hub's commits are git SHA-1s; anything else would name a snapshot folder at will
+  // (".incomplete", found by hub_http_fuzz).
+  if (!is_commit_hash(meta.commit) || !safe_component(meta.etag)) {
     throw IoError(url + ": unusable X-Repo-Commit '" + http::printable(meta.commit) +
                   "' or ETag '" + http::printable(meta.etag) + "'");
   }
