@@ -25,23 +25,23 @@ constexpr int kCacheFormat = 1;
 struct Hasher {
   std::uint64_t a = 14695981039346656037ull;
   std::uint64_t b = 1099511628211ull * 31 + 7;
-  void add(std::string_view bytes) {
-    for (unsigned char c : bytes) {
-      a = (a ^ c) * 1099511628211ull;
-      b = (b ^ c) * 1099511628211ull;
+  static constexpr std::uint64_t kPrime = 1099511628211ull;
+  void mix(const unsigned char* bytes, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) {
+      a = (a ^ bytes[i]) * kPrime;
+      b = (b ^ bytes[i]) * kPrime;
     }
-    // A separator that no text contains, so ("ab", "c") and ("a", "bc") differ.
-    a = (a ^ 0xFF) * 1099511628211ull;
-    b = (b ^ 0xFE) * 1099511628211ull;
+  }
+  // A text, then a separator that no text contains, so ("ab", "c") and ("a", "bc") differ.
+  void add(std::string_view text) {
+    mix(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    a = (a ^ 0xFF) * kPrime;
+    b = (b ^ 0xFE) * kPrime;
   }
   // A float matrix's bytes, as they are in memory (the cache is only read on the machine that
   // wrote it, so byte order is not a concern).
   void add_floats(std::span<const float> values) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
-    for (std::size_t i = 0; i < values.size_bytes(); ++i) {
-      a = (a ^ bytes[i]) * 1099511628211ull;
-      b = (b ^ bytes[i]) * 1099511628211ull;
-    }
+    mix(reinterpret_cast<const unsigned char*>(values.data()), values.size_bytes());
   }
   std::string hex() const {
     char out[33];
