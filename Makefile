@@ -11,7 +11,7 @@ PYTHON     := .venv/bin/python
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: all setup setup-guide build build-cli guide test test-cpp test-asan test-python bench bench-encoder bench-guide bench-finetune fuzz format clean
+.PHONY: all setup setup-guide build build-cli guide test test-cpp test-asan test-python bench bench-encoder bench-guide bench-finetune bench-requirements fuzz format clean
 
 all: build
 
@@ -78,22 +78,27 @@ BENCH_ARGS ?=
 bench-guide: build
 	$(PYTHON) bench/guide/bench_guide.py --bertlite $(BUILD)/cli/bertlite
 
+# The peers' packages (bench/requirements.txt), once. requirements.txt is passed as constraints
+# so pip keeps its torch, numpy and transformers; pip refuses extras in a constraints file
+# (ray[data]), so they are stripped into .venv/bench-constraints.txt first.
+bench-requirements: setup
+	cmp -s bench/requirements.txt .venv/.bench-requirements-installed || { \
+	  sed 's/\[[^]]*\]//' requirements.txt > .venv/bench-constraints.txt && \
+	  .venv/bin/pip install -q --disable-pip-version-check -c .venv/bench-constraints.txt \
+	    -r bench/requirements.txt && \
+	  cp bench/requirements.txt .venv/.bench-requirements-installed; }
+
 # bertlite finetune against transformers' Trainer and a careful PyTorch loop (bench/finetune/
 # README.md); Trainer needs accelerate, from bench/requirements.txt. Options through BENCH_ARGS,
 # e.g. make bench-finetune BENCH_ARGS=--quick
-bench-finetune: build
-	cmp -s bench/requirements.txt .venv/.bench-requirements-installed || { \
-	  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && \
-	  cp bench/requirements.txt .venv/.bench-requirements-installed; }
+bench-finetune: build bench-requirements
 	$(PYTHON) bench/finetune/bench_finetune.py --bertlite $(BUILD)/cli/bertlite \
 	  --gemm-tool $(BUILD)/bench/bench_gemm_limit $(BENCH_ARGS)
 
 bench-encoder: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target bench_encoder
 	$(PYTHON) tools/make_reference_model.py $(REFERENCE_DISTILBERT) --shape distilbert-base
-	cmp -s bench/requirements.txt .venv/.bench-requirements-installed || { \
-	  .venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && \
-	  cp bench/requirements.txt .venv/.bench-requirements-installed; }
+	$(MAKE) bench-requirements
 	$(PYTHON) bench/encoder/bench_encoder.py --bertlite $(BUILD)/bench/bench_encoder $(BENCH_ARGS)
 
 # clang with GCC's OpenMP runtime (libgomp, which oneDNN uses too): Debian's clang has no

@@ -53,6 +53,14 @@ OpenAI's request shapes (strings, lists, pairs-free, truncate, normalize, base64
 and keep-alive requests, chunked bodies, HEAD/OPTIONS, and broken requests (bad JSON or UTF-8,
 wrong types, a Content-Length that lies, an oversize body, a request line without a version).
 
+seeds/treebank_fuzz/: an options byte (1 SST-5, 2 phrases, 4 data/sst2's text rule), then
+trees: the first lines of data/sst/dev.txt under each option, PTB escapes, CRLF and blank lines,
+and broken trees (unbalanced, a label of 5 or 22, a node without words, text after the tree).
+
+seeds/sharded_index_fuzz/: model.safetensors.index.json as transformers writes it for the
+harness's two shards, optionally 0xFF and a second shard's bytes; indexes that name a missing
+tensor, a missing shard, a path outside the folder, or are not the expected JSON.
+
 seeds/dataset_fuzz/: SST-2 dev rows in each dialect (the dialect byte first): TSV, CSV with
 quoting, JSONL, plain, headers, CRLF, and invalid UTF-8 / NUL cases.
 
@@ -534,6 +542,72 @@ def dataset_seeds():
     }
 
 
+# ---- treebank_fuzz ----
+
+SST5, PHRASES, SST2_TSV = 1, 2, 4
+
+
+def treebank_seeds():
+    trees = (ROOT / "data" / "sst" / "dev.txt").read_text(encoding="utf-8").splitlines()[:3]
+    text = "\n".join(trees) + "\n"
+
+    def seed(options, body):
+        return bytes([options]) + (body.encode() if isinstance(body, str) else body)
+    escapes = "(3 (2 -LRB-) (3 (2 a\\/b) (3 -RRB-)) (2 \\*) (2 -LCB-x-RCB-))\n"
+    return {
+        "dev_sst2_sentences": seed(0, text),
+        "dev_sst2_phrases": seed(PHRASES, text),
+        "dev_sst5_phrases": seed(SST5 | PHRASES, text),
+        "dev_sst2_tsv_phrases": seed(SST2_TSV | PHRASES, text),
+        "dev_sst5_tsv_sentences": seed(SST5 | SST2_TSV, text),
+        "escapes": seed(PHRASES, escapes),
+        "crlf_blank_lines": seed(SST5, "\r\n  \t\r\n(2 (1 bad) (3 good))\r\n\n"),
+        "neutral_root": seed(PHRASES, "(2 (0 awful) (4 great))\n(2 fine)\n"),
+        "punctuation_only": seed(SST2_TSV | PHRASES, "(1 (2 --) (1 (2 ...) (1 bad)))\n"),
+        "unbalanced_open": seed(0, "(3 (2 a) (3 b)\n"),
+        "unbalanced_close": seed(0, "(3 (2 a)))\n"),
+        "label_5": seed(0, "(5 x)\n"),
+        "label_22": seed(0, "(22 x)\n"),
+        "no_words": seed(0, "(3 )\n"),
+        "text_after": seed(0, "(3 x) y\n"),
+        "leaf_then_subtree": seed(0, "(3 x (2 y))\n"),
+        "invalid_utf8": seed(0, b"(3 caf\xc3)\n"),
+        "bom": seed(0, b"\xef\xbb\xbf(3 x)\n"),
+    }
+
+
+# ---- sharded_index_fuzz ----
+
+def sharded_index_seeds():
+    def index(weight_map, metadata=True):
+        doc = {"weight_map": weight_map}
+        if metadata:
+            doc = {"metadata": {"total_size": 24}, **doc}
+        return json.dumps(doc, indent=2).encode()
+    both = {"a": "shard-1.safetensors", "b": "shard-1.safetensors", "c": "shard-2.safetensors"}
+    second = safetensors_bytes([("c", "F32", [2], struct.pack("<2f", 1.5, -1.0)),
+                                ("d", "BF16", [1, 2], b"\x80\x3f\x00\x40")])
+    return {
+        "two_shards": index(both),
+        "one_shard": index({"a": "shard-1.safetensors"}, metadata=False),
+        "second_shard_given": index({**both, "d": "shard-2.safetensors"}) + b"\xff" + second,
+        "second_shard_duplicates_a": index(both) + b"\xff" + safetensors_bytes(
+            [("a", "F32", [2], struct.pack("<2f", 0.0, 0.0))]),
+        "tensor_not_in_shard": index({**both, "z": "shard-2.safetensors"}),
+        "shard_missing": index({"a": "shard-9.safetensors"}),
+        "shard_outside": index({"secret": "../outside.safetensors"}),
+        "shard_absolute": index({"secret": "/etc/passwd"}),
+        "shard_dot": index({"a": "."}),
+        "shard_is_index": index({"a": "model.safetensors.index.json"}),
+        "shard_not_string": index({"a": 1}),
+        "empty_map": index({}),
+        "map_not_object": b'{"weight_map": ["a"]}',
+        "no_map": b'{"metadata": {}}',
+        "not_json": b'{"weight_map": {"a": "shard-1.safetensors"',
+        "second_shard_truncated": index(both) + b"\xff" + second[:20],
+    }
+
+
 # ---- vocab_txt_fuzz ----
 
 def vocab_txt_seeds(model):
@@ -760,6 +834,8 @@ def main():
         "feature_cache_fuzz": feature_cache_seeds,
         "hub_http_fuzz": hub_http_seeds,
         "server_request_fuzz": server_request_seeds,
+        "treebank_fuzz": treebank_seeds,
+        "sharded_index_fuzz": sharded_index_seeds,
     }
     targets = args.targets or list(writers)
     unknown = sorted(set(targets) - set(writers))

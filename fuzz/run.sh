@@ -26,7 +26,7 @@ fi
 build=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
-read -r -a targets <<<"${FUZZ_TARGETS:-tokenizer_fuzz tokenizer_json_fuzz safetensors_fuzz torch_checkpoint_fuzz model_config_fuzz npy_fuzz classifier_file_fuzz dataset_fuzz vocab_txt_fuzz feature_cache_fuzz hub_http_fuzz server_request_fuzz}"
+read -r -a targets <<<"${FUZZ_TARGETS:-tokenizer_fuzz tokenizer_json_fuzz safetensors_fuzz torch_checkpoint_fuzz model_config_fuzz npy_fuzz classifier_file_fuzz dataset_fuzz vocab_txt_fuzz feature_cache_fuzz hub_http_fuzz server_request_fuzz treebank_fuzz sharded_index_fuzz}"
 read -r -a extra_flags <<<"${FUZZ_FLAGS:-}"
 
 # Longest input per target: texts long enough to hit WordPiece's 100-character limit and
@@ -35,7 +35,7 @@ read -r -a extra_flags <<<"${FUZZ_FLAGS:-}"
 declare -A max_len=([tokenizer_fuzz]=4096 [tokenizer_json_fuzz]=16384 [safetensors_fuzz]=8192
   [torch_checkpoint_fuzz]=8192 [model_config_fuzz]=4096 [npy_fuzz]=4096
   [classifier_file_fuzz]=8192 [dataset_fuzz]=4096 [vocab_txt_fuzz]=16384 [feature_cache_fuzz]=4096
-  [hub_http_fuzz]=4096 [server_request_fuzz]=4096)
+  [hub_http_fuzz]=4096 [server_request_fuzz]=4096 [treebank_fuzz]=8192 [sharded_index_fuzz]=4096)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bertlite/error.h"
+#include "kernels/attention_blocks.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernel_clones.h"
 #include "kernels/parallel.h"
@@ -32,33 +33,9 @@ struct SequenceView {
   int64_t ldv;
 };
 
-// Register blocking: a block of kRows query rows against kCols keys (for scores) or kCols head
-// dims (for the output) is accumulated in kRows x kCols floats held in vector registers, so
-// each loaded key or value vector feeds kRows multiply-adds instead of one. The blocks are
-// written with GCC/Clang vector extensions: GCC's auto-vectorizer spills such blocks to the
-// stack. V8 is 8 floats: one ymm register in the AVX2 and AVX-512 clones, two xmm in the
-// baseline x86-64 clone.
-typedef float V8 __attribute__((vector_size(32)));
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC warns that passing V8 by value has a different ABI with and without AVX. Every function
-// that does so here is inline and file-local, so no call ever crosses that ABI boundary.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-constexpr int64_t kRows = 4;
-constexpr int64_t kCols = 16;  // two V8
-
-constexpr int64_t round_up(int64_t n, int64_t m) {
-  return (n + m - 1) / m * m;
-}
-
-inline V8 load8(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, const V8& v) {
-  std::memcpy(p, &v, sizeof v);
-}
+using blocks::kCols;
+using blocks::kRows;
+using blocks::round_up;
 
 // Per-thread scratch for one head of a sequence of up to max_T tokens.
 struct Scratch {
@@ -71,59 +48,6 @@ size_t scratch_floats(int64_t max_T, int64_t HD) {
   return static_cast<size_t>(HD * Tp + kRows * Tp);
 }
 
-// scores[r][j0, j0 + kCols) = (q[r] . k[j0, j0 + kCols)) * scale for the kRows rows of a block.
-inline void score_block(const float* const* q, const float* kt, int64_t Tp, int64_t j0, int64_t HD,
-                        float scale, float* scores) {
-  V8 acc[kRows][2] = {};
-  for (int64_t d = 0; d < HD; ++d) {
-    const V8 k0 = load8(kt + d * Tp + j0), k1 = load8(kt + d * Tp + j0 + 8);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const float qd = q[r][d];
-      acc[r][0] += qd * k0;
-      acc[r][1] += qd * k1;
-    }
-  }
-  for (int64_t r = 0; r < kRows; ++r) {
-    store8(scores + r * Tp + j0, acc[r][0] * scale);
-    store8(scores + r * Tp + j0 + 8, acc[r][1] * scale);
-  }
-}
-
-// out[r][d0, d0 + kCols) = (p[r] . v[:, d0, d0 + kCols)) * inv_sum[r] for the block's rows.
-inline void value_block(const SequenceView& s, int64_t col, int64_t T, int64_t Tp, const float* p,
-                        const float* inv_sum, int64_t i0, int64_t rows, int64_t d0) {
-  V8 acc[kRows][2] = {};
-  for (int64_t j = 0; j < T; ++j) {
-    const float* vj = s.v + j * s.ldv + col + d0;
-    const V8 v0 = load8(vj), v1 = load8(vj + 8);
-    for (int64_t r = 0; r < kRows; ++r) {
-      const float pr = p[r * Tp + j];
-      acc[r][0] += pr * v0;
-      acc[r][1] += pr * v1;
-    }
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    float* o = s.out + (i0 + r) * s.ldo + col + d0;
-    store8(o, acc[r][0] * inv_sum[r]);
-    store8(o + 8, acc[r][1] * inv_sum[r]);
-  }
-}
-
-// The same for head dims [d0, HD) when HD is not a multiple of kCols: plain loops.
-inline void value_tail(const SequenceView& s, int64_t col, int64_t T, int64_t Tp, const float* p,
-                       const float* inv_sum, int64_t i0, int64_t rows, int64_t d0, int64_t HD) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* o = s.out + (i0 + r) * s.ldo + col;
-    for (int64_t d = d0; d < HD; ++d) o[d] = 0.0f;
-    for (int64_t j = 0; j < T; ++j) {
-      const float pr = p[r * Tp + j];
-      const float* vj = s.v + j * s.ldv + col;
-      for (int64_t d = d0; d < HD; ++d) o[d] += pr * vj[d];
-    }
-    for (int64_t d = d0; d < HD; ++d) o[d] *= inv_sum[r];
-  }
-}
-
 // One head of one sequence. Keys are transposed first so scores for kCols keys at a time are
 // contiguous vector multiply-adds rather than T separate dot products.
 // Only the first `queries` rows of the sequence are computed (T for all, 1 for [CLS] only).
@@ -133,44 +57,20 @@ KERNEL_CLONES void attend_head(const SequenceView& s, int64_t head, int64_t T, i
   const int64_t Tp = round_up(T, kCols);
   float* kt = scratch.kt;
   float* scores = scratch.scores;
-  for (int64_t j = 0; j < T; ++j) {
-    const float* kj = s.k + j * s.ldk + col;
-    for (int64_t d = 0; d < HD; ++d) kt[d * Tp + j] = kj[d];
-  }
-  for (int64_t d = 0; d < HD; ++d) {
-    for (int64_t j = T; j < Tp; ++j) kt[d * Tp + j] = 0.0f;
-  }
+  blocks::transpose_padded(kt, s.k + col, s.ldk, T, Tp, HD);
   for (int64_t i0 = 0; i0 < queries; i0 += kRows) {
     const int64_t rows = std::min(kRows, queries - i0);
     // A short last block repeats its last row; the extra results are never stored.
     const float* q[kRows];
     for (int64_t r = 0; r < kRows; ++r) q[r] = s.q + (i0 + std::min(r, rows - 1)) * s.ldq + col;
-    for (int64_t j0 = 0; j0 < Tp; j0 += kCols) score_block(q, kt, Tp, j0, HD, scale, scores);
-
-    // Numerically stable softmax over each row's T real keys. The loops run over all Tp
-    // columns, a multiple of the vector width, so no scalar remainder loop runs (with SST-2's
-    // ~23 tokens it took most of the time): the padding columns get a score of -1e30, whose
-    // exponential is clamped to e^-87 ~ 1.6e-38, below the last bit of a sum that is >= 1, and
-    // value_block reads only the first T probabilities.
+    for (int64_t j0 = 0; j0 < Tp; j0 += kCols) blocks::dot_block(q, kt, Tp, j0, HD, scale, scores);
+    // Softmax over each row's T real keys; the output reads only the first T probabilities.
     float inv_sum[kRows];
     for (int64_t r = 0; r < kRows; ++r) {
-      float* row = scores + r * Tp;
-      for (int64_t j = T; j < Tp; ++j) row[j] = -1e30f;
-      float max_score = row[0];
-#pragma omp simd reduction(max : max_score)
-      for (int64_t j = 0; j < Tp; ++j) max_score = std::max(max_score, row[j]);
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < Tp; ++j) {
-        row[j] = vec::exp(row[j] - max_score);
-        sum += row[j];
-      }
-      inv_sum[r] = 1.0f / sum;  // sum >= 1: the maximum contributes e^0
+      inv_sum[r] = blocks::softmax_unnormalized(scores + r * Tp, T, Tp);
     }
-
-    int64_t d0 = 0;
-    for (; d0 + kCols <= HD; d0 += kCols) value_block(s, col, T, Tp, scores, inv_sum, i0, rows, d0);
-    if (d0 < HD) value_tail(s, col, T, Tp, scores, inv_sum, i0, rows, d0, HD);
+    blocks::weighted_sum_rows(scores, Tp, s.v + col, s.ldv, T, inv_sum, s.out + i0 * s.ldo + col,
+                              s.ldo, rows, HD);
   }
 }
 

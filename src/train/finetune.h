@@ -48,7 +48,7 @@ EncodedExamples encode_examples(const Tokenizer& tokenizer, const std::vector<st
 
 struct BatchingOptions {
   // A batch holds at most this many real tokens (packed: no padding is ever computed) ...
-  std::int64_t batch_tokens = 2048;
+  std::int64_t batch_tokens = 1024;
   // ... and at most this many sentences (0: no limit).
   std::int64_t batch_size = 0;
   // Length bucketing: rows are shuffled, cut into pools of this many batches' worth, sorted by

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "bertlite/error.h"
+#include "kernels/attention_blocks.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernel_clones.h"
 #include "kernels/layernorm.h"
@@ -208,90 +210,107 @@ struct HeadView {
   const uint8_t* mask;  // or null
 };
 
+// Attention is built from kernels/attention_blocks.h's register-blocked pieces, as inference is.
+using kernels::blocks::kCols;
+using kernels::blocks::kRows;
+using kernels::blocks::round_up;
+
+// Scratch floats per thread for a sequence of up to max_L tokens and head width HD.
+int64_t forward_scratch_floats(int64_t max_L, int64_t HD) {
+  const int64_t Lp = round_up(max_L, kCols);
+  return HD * Lp + kRows * Lp;  // K^T, and one block of scores
+}
+int64_t backward_scratch_floats(int64_t max_L, int64_t HD) {
+  const int64_t Lp = round_up(max_L, kCols), Lr = round_up(max_L, kRows);
+  return HD * Lp + kRows * Lp + 3 * Lr * Lp;  // V^T, a block of dP, dS, dS^T, dropped P^T
+}
+
+// out = dropout(P) V with P = softmax(Q K^T * scale) saved in P (L x L, before dropout).
 KERNEL_CLONES void attend_head_train(const HeadView& s, float* out, int64_t ldo, float* P,
-                                     int64_t HD, float scale, float keep_scale) {
-  const int64_t L = s.L;
-  for (int64_t i = 0; i < L; ++i) {
-    const float* qi = s.q + i * s.ld;
-    float* p = P + i * L;
-    float max_score = -INFINITY;
-    for (int64_t j = 0; j < L; ++j) {
-      const float* kj = s.k + j * s.ld;
-      float dot = 0;
-#pragma omp simd reduction(+ : dot)
-      for (int64_t d = 0; d < HD; ++d) dot += qi[d] * kj[d];
-      p[j] = dot * scale;
-      max_score = std::max(max_score, p[j]);
-    }
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < L; ++j) {
-      p[j] = vec::exp(p[j] - max_score);
-      sum += p[j];
-    }
-    const float inv_sum = 1.0f / sum;  // sum >= 1: the maximum contributes e^0
+                                     int64_t HD, float scale, float keep_scale, float* scratch) {
+  const int64_t L = s.L, Lp = round_up(L, kCols);
+  float* kt = scratch;
+  float* block = scratch + HD * Lp;  // kRows rows of scores, then of dropped probabilities
+  kernels::blocks::transpose_padded(kt, s.k, s.ld, L, Lp, HD);
+  static constexpr float kOnes[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
+  for (int64_t i0 = 0; i0 < L; i0 += kRows) {
+    const int64_t rows = std::min(kRows, L - i0);
+    // A short last block repeats its last row; the extra results are never stored.
+    const float* q[kRows];
+    for (int64_t r = 0; r < kRows; ++r) q[r] = s.q + (i0 + std::min(r, rows - 1)) * s.ld;
+    for (int64_t j0 = 0; j0 < Lp; j0 += kCols)
+      kernels::blocks::dot_block(q, kt, Lp, j0, HD, scale, block);
+    for (int64_t r = 0; r < kRows; ++r) {
+      float* row = block + r * Lp;
+      const float inv_sum = kernels::blocks::softmax_unnormalized(row, L, Lp);
+      if (r >= rows) continue;
+      float* p = P + (i0 + r) * L;
+      const uint8_t* mask = s.mask != nullptr ? s.mask + (i0 + r) * L : nullptr;
 #pragma omp simd
-    for (int64_t j = 0; j < L; ++j) p[j] *= inv_sum;
-    float* o = out + i * ldo;
-    for (int64_t d = 0; d < HD; ++d) o[d] = 0.0f;
-    for (int64_t j = 0; j < L; ++j) {
-      const float w =
-          s.mask == nullptr ? p[j] : (s.mask[i * L + j] != 0 ? p[j] * keep_scale : 0.0f);
-      const float* vj = s.v + j * s.ld;
+      for (int64_t j = 0; j < L; ++j) p[j] = row[j] * inv_sum;
+      if (mask == nullptr) {
 #pragma omp simd
-      for (int64_t d = 0; d < HD; ++d) o[d] += w * vj[d];
+        for (int64_t j = 0; j < L; ++j) row[j] = p[j];
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < L; ++j) row[j] = mask[j] != 0 ? p[j] * keep_scale : 0.0f;
+      }
     }
+    kernels::blocks::weighted_sum_rows(block, Lp, s.v, s.ld, L, kOnes, out + i0 * ldo, ldo, rows,
+                                       HD);
   }
 }
 
 // dq, dk, dv: this head's columns of the sequence's rows in dqkv (overwritten); g = dout rows.
+// With W = dropout(P): dV = W^T G; dW = G V^T, dP = dropout's backward of dW; dS = P * (dP -
+// rowsum(dP * P)); dQ = scale dS K; dK = scale dS^T Q. dS, dS^T and W^T are written out once
+// (L x L each), so that each of the three products is a register-blocked W X over rows.
 KERNEL_CLONES void attend_head_backward(const HeadView& s, float* dq, float* dk, float* dv,
                                         const float* g, int64_t ldg, const float* P, int64_t HD,
                                         float scale, float keep_scale, float* scratch) {
-  const int64_t L = s.L;
-  for (int64_t i = 0; i < L; ++i) {
-    for (int64_t d = 0; d < HD; ++d) dq[i * s.ld + d] = dk[i * s.ld + d] = dv[i * s.ld + d] = 0.0f;
-  }
-  // V^T [HD, L], so that a row of dP = dout V^T is HD vector updates along j rather than L dot
-  // products of HD (32 for MiniLM) values each, every one ending in a horizontal sum.
-  float* vt = scratch;
-  float* dp = scratch + HD * L;
-  for (int64_t j = 0; j < L; ++j) {
-    for (int64_t d = 0; d < HD; ++d) vt[d * L + j] = s.v[j * s.ld + d];
-  }
-  for (int64_t i = 0; i < L; ++i) {
-    const float* gi = g + i * ldg;
-    const float* p = P + i * L;
-    const uint8_t* mask = s.mask != nullptr ? s.mask + i * L : nullptr;
-    // dP = (dout V^T) * mask / (1 - p) and the row's sum of dP * P.
-    for (int64_t j = 0; j < L; ++j) dp[j] = 0.0f;
-    for (int64_t d = 0; d < HD; ++d) {
-      const float gd = gi[d];
-      const float* vd = vt + d * L;
+  const int64_t L = s.L, Lp = round_up(L, kCols), Lr = round_up(L, kRows);
+  float* vt = scratch;             // [HD, Lp]
+  float* block = vt + HD * Lp;     // [kRows, Lp]: dP of a block of rows
+  float* ds = block + kRows * Lp;  // [Lr, Lp]: scale * dS, rows i
+  float* dst = ds + Lr * Lp;       // [Lr, Lp]: scale * dS^T, rows j
+  float* wt = dst + Lr * Lp;       // [Lr, Lp]: W^T, rows j
+  kernels::blocks::transpose_padded(vt, s.v, s.ld, L, Lp, HD);
+  for (int64_t i0 = 0; i0 < L; i0 += kRows) {
+    const int64_t rows = std::min(kRows, L - i0);
+    const float* gi[kRows];
+    for (int64_t r = 0; r < kRows; ++r) gi[r] = g + (i0 + std::min(r, rows - 1)) * ldg;
+    for (int64_t j0 = 0; j0 < Lp; j0 += kCols)
+      kernels::blocks::dot_block(gi, vt, Lp, j0, HD, 1.0f, block);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t i = i0 + r;
+      float* dp = block + r * Lp;
+      const float* p = P + i * L;
+      const uint8_t* mask = s.mask != nullptr ? s.mask + i * L : nullptr;
+      if (mask != nullptr) {
 #pragma omp simd
-      for (int64_t j = 0; j < L; ++j) dp[j] += gd * vd[j];
-    }
-    if (mask != nullptr) {
-      for (int64_t j = 0; j < L; ++j) dp[j] = mask[j] != 0 ? dp[j] * keep_scale : 0.0f;
-    }
-    float row = 0;
+        for (int64_t j = 0; j < L; ++j) dp[j] = mask[j] != 0 ? dp[j] * keep_scale : 0.0f;
+      }
+      float row = 0;
 #pragma omp simd reduction(+ : row)
-    for (int64_t j = 0; j < L; ++j) row += dp[j] * p[j];
-    const float* qi = s.q + i * s.ld;
-    float* dqi = dq + i * s.ld;
-    for (int64_t j = 0; j < L; ++j) {
-      const float ds = p[j] * (dp[j] - row) * scale;  // scale * dS[i, j]
-      const float pv = mask == nullptr ? p[j] : (mask[j] != 0 ? p[j] * keep_scale : 0.0f);
-      const float* kj = s.k + j * s.ld;
-      float* dkj = dk + j * s.ld;
-      float* dvj = dv + j * s.ld;
+      for (int64_t j = 0; j < L; ++j) row += dp[j] * p[j];
+      float* dsi = ds + i * Lp;
 #pragma omp simd
-      for (int64_t d = 0; d < HD; ++d) {
-        dqi[d] += ds * kj[d];
-        dkj[d] += ds * qi[d];
-        dvj[d] += pv * gi[d];
+      for (int64_t j = 0; j < L; ++j) dsi[j] = p[j] * (dp[j] - row) * scale;
+      for (int64_t j = 0; j < L; ++j) {
+        dst[j * Lp + i] = dsi[j];
+        wt[j * Lp + i] = mask == nullptr ? p[j] : (mask[j] != 0 ? p[j] * keep_scale : 0.0f);
       }
     }
+  }
+  // The padding rows L..Lr are read by the last block (their results are dropped): zeros.
+  for (float* m : {ds, dst, wt}) std::fill(m + L * Lp, m + Lr * Lp, 0.0f);
+  static constexpr float kOnes[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
+  for (int64_t i0 = 0; i0 < L; i0 += kRows) {
+    const int64_t rows = std::min(kRows, L - i0);
+    using kernels::blocks::weighted_sum_rows;
+    weighted_sum_rows(ds + i0 * Lp, Lp, s.k, s.ld, L, kOnes, dq + i0 * s.ld, s.ld, rows, HD);
+    weighted_sum_rows(dst + i0 * Lp, Lp, s.q, s.ld, L, kOnes, dk + i0 * s.ld, s.ld, rows, HD);
+    weighted_sum_rows(wt + i0 * Lp, Lp, g, ldg, L, kOnes, dv + i0 * s.ld, s.ld, rows, HD);
   }
 }
 
@@ -459,8 +478,10 @@ void attention_forward_train(float* out, float* probs, const float* qkv, const i
   }
   const int64_t H = NH * HD, ld = 3 * H;
   const std::vector<int64_t> offsets = prob_offsets(starts, B, NH);
+  int64_t max_L = 0;
+  for (int64_t b = 0; b < B; ++b) max_L = std::max(max_L, starts[b + 1] - starts[b]);
   const float keep_scale = static_cast<float>(1.0 / (1.0 - double(dropout_p)));
-  parallel_tasks(B * NH, 0, [&](int64_t task, float*) {
+  parallel_tasks(B * NH, forward_scratch_floats(max_L, HD), [&](int64_t task, float* scratch) {
     const int64_t b = task / NH, h = task % NH;
     const int64_t L = starts[b + 1] - starts[b];
     if (L == 0) return;
@@ -468,7 +489,8 @@ void attention_forward_train(float* out, float* probs, const float* qkv, const i
     const float* base = qkv + starts[b] * ld + h * HD;
     const HeadView s{base, base + H, base + 2 * H,
                      ld,   L,        prob_mask != nullptr ? prob_mask + offset : nullptr};
-    attend_head_train(s, out + starts[b] * H + h * HD, H, probs + offset, HD, scale, keep_scale);
+    attend_head_train(s, out + starts[b] * H + h * HD, H, probs + offset, HD, scale, keep_scale,
+                      scratch);
   });
 }
 
@@ -489,7 +511,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   int64_t max_L = 0;
   for (int64_t b = 0; b < B; ++b) max_L = std::max(max_L, starts[b + 1] - starts[b]);
   const float keep_scale = static_cast<float>(1.0 / (1.0 - double(dropout_p)));
-  parallel_tasks(B * NH, max_L * (HD + 1), [&](int64_t task, float* scratch) {
+  parallel_tasks(B * NH, backward_scratch_floats(max_L, HD), [&](int64_t task, float* scratch) {
     const int64_t b = task / NH, h = task % NH;
     const int64_t L = starts[b + 1] - starts[b];
     if (L == 0) return;

@@ -13,6 +13,7 @@
 #include "io/tensor_file.h"
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/rows.h"
 #include "model/weights.h"
 #include "train/grad_kernels.h"
@@ -220,7 +221,13 @@ std::int64_t SequenceClassifier::parameter_count() const {
 }
 
 void SequenceClassifier::zero_grad() {
-  for (Parameter& p : s_->params) std::fill(p.grad.begin(), p.grad.end(), 0.0f);
+  // 90 MB for MiniLM, every step: split, as a memset on one core does not saturate memory.
+  for (Parameter& p : s_->params) {
+    float* grad = p.grad.data();
+    kernels::detail::parallel_chunks(p.size(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
+      std::fill(grad + begin, grad + end, 0.0f);
+    });
+  }
 }
 
 namespace {

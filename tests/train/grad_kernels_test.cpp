@@ -597,7 +597,7 @@ TEST(FastMatchesReference, DropoutBiasEmbedding) {
 TEST(FastMatchesReference, AttentionWithAndWithoutDropout) {
   const std::vector<int64_t> starts = {0, 1, 18, 18, 51, 115};  // lengths 1, 17, 0, 33, 64
   const int64_t B = 5, T = starts[B];
-  for (int64_t HD : {7, 16}) {
+  for (int64_t HD : {7, 16, 40}) {  // kernels/attention_blocks.h: the tail alone, blocks, both
     const int64_t NH = 3, H = NH * HD;
     const float scale = 1.0f / std::sqrt(float(HD));
     const Floats qkv = random_vector(T * 3 * H, 40, -2.0f, 2.0f), dout = random_vector(T * H, 41);
