@@ -60,10 +60,7 @@ KERNEL_CLONES void attend_head(const SequenceView& s, int64_t head, int64_t T, i
   blocks::transpose_padded(kt, s.k + col, s.ldk, T, Tp, HD);
   for (int64_t i0 = 0; i0 < queries; i0 += kRows) {
     const int64_t rows = std::min(kRows, queries - i0);
-    // A short last block repeats its last row; the extra results are never stored.
-    const float* q[kRows];
-    for (int64_t r = 0; r < kRows; ++r) q[r] = s.q + (i0 + std::min(r, rows - 1)) * s.ldq + col;
-    for (int64_t j0 = 0; j0 < Tp; j0 += kCols) blocks::dot_block(q, kt, Tp, j0, HD, scale, scores);
+    blocks::dot_rows(s.q + i0 * s.ldq + col, s.ldq, rows, kt, Tp, HD, scale, scores);
     // Softmax over each row's T real keys; the output reads only the first T probabilities.
     float inv_sum[kRows];
     for (int64_t r = 0; r < kRows; ++r) {

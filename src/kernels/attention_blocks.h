@@ -76,6 +76,19 @@ inline void dot_block(const float* const* a, const float* bt, int64_t Tp, int64_
   }
 }
 
+// dot_block over all Tp columns for the rows a[r * lda], r < rows, of a block starting at `a`.
+// A short last block (rows < kRows) repeats its last row; those results are the caller's to
+// drop.
+inline void dot_rows(const float* a, int64_t lda, int64_t rows, const float* bt, int64_t Tp,
+                     int64_t HD, float scale, float* out) {
+  const float* a_rows[kRows];
+  for (int64_t r = 0; r < kRows; ++r) a_rows[r] = a + std::min(r, rows - 1) * lda;
+  for (int64_t j0 = 0; j0 < Tp; j0 += kCols) dot_block(a_rows, bt, Tp, j0, HD, scale, out);
+}
+
+// A row_scale of ones, for weighted sums that need no per-row factor.
+inline constexpr float kUnitRowScale[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
+
 // out[r * ldo + d0, + kCols) = row_scale[r] * sum_{j < T} w[r * ldw + j] * x[j * ldx + d0, + kCols)
 // for r < rows: a block of W X (probabilities times values). w must hold kRows readable rows;
 // the results of rows >= `rows` are computed and dropped.

@@ -232,18 +232,12 @@ KERNEL_CLONES void attend_head_train(const HeadView& s, float* out, int64_t ldo,
   float* kt = scratch;
   float* block = scratch + HD * Lp;  // kRows rows of scores, then of dropped probabilities
   kernels::blocks::transpose_padded(kt, s.k, s.ld, L, Lp, HD);
-  static constexpr float kOnes[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
   for (int64_t i0 = 0; i0 < L; i0 += kRows) {
     const int64_t rows = std::min(kRows, L - i0);
-    // A short last block repeats its last row; the extra results are never stored.
-    const float* q[kRows];
-    for (int64_t r = 0; r < kRows; ++r) q[r] = s.q + (i0 + std::min(r, rows - 1)) * s.ld;
-    for (int64_t j0 = 0; j0 < Lp; j0 += kCols)
-      kernels::blocks::dot_block(q, kt, Lp, j0, HD, scale, block);
-    for (int64_t r = 0; r < kRows; ++r) {
+    kernels::blocks::dot_rows(s.q + i0 * s.ld, s.ld, rows, kt, Lp, HD, scale, block);
+    for (int64_t r = 0; r < rows; ++r) {
       float* row = block + r * Lp;
       const float inv_sum = kernels::blocks::softmax_unnormalized(row, L, Lp);
-      if (r >= rows) continue;
       float* p = P + (i0 + r) * L;
       const uint8_t* mask = s.mask != nullptr ? s.mask + (i0 + r) * L : nullptr;
 #pragma omp simd
@@ -256,8 +250,8 @@ KERNEL_CLONES void attend_head_train(const HeadView& s, float* out, int64_t ldo,
         for (int64_t j = 0; j < L; ++j) row[j] = mask[j] != 0 ? p[j] * keep_scale : 0.0f;
       }
     }
-    kernels::blocks::weighted_sum_rows(block, Lp, s.v, s.ld, L, kOnes, out + i0 * ldo, ldo, rows,
-                                       HD);
+    kernels::blocks::weighted_sum_rows(block, Lp, s.v, s.ld, L, kernels::blocks::kUnitRowScale,
+                                       out + i0 * ldo, ldo, rows, HD);
   }
 }
 
@@ -277,10 +271,7 @@ KERNEL_CLONES void attend_head_backward(const HeadView& s, float* dq, float* dk,
   kernels::blocks::transpose_padded(vt, s.v, s.ld, L, Lp, HD);
   for (int64_t i0 = 0; i0 < L; i0 += kRows) {
     const int64_t rows = std::min(kRows, L - i0);
-    const float* gi[kRows];
-    for (int64_t r = 0; r < kRows; ++r) gi[r] = g + (i0 + std::min(r, rows - 1)) * ldg;
-    for (int64_t j0 = 0; j0 < Lp; j0 += kCols)
-      kernels::blocks::dot_block(gi, vt, Lp, j0, HD, 1.0f, block);
+    kernels::blocks::dot_rows(g + i0 * ldg, ldg, rows, vt, Lp, HD, 1.0f, block);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = i0 + r;
       float* dp = block + r * Lp;
@@ -304,13 +295,13 @@ KERNEL_CLONES void attend_head_backward(const HeadView& s, float* dq, float* dk,
   }
   // The padding rows L..Lr are read by the last block (their results are dropped): zeros.
   for (float* m : {ds, dst, wt}) std::fill(m + L * Lp, m + Lr * Lp, 0.0f);
-  static constexpr float kOnes[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
+  const float* ones = kernels::blocks::kUnitRowScale;
   for (int64_t i0 = 0; i0 < L; i0 += kRows) {
     const int64_t rows = std::min(kRows, L - i0);
     using kernels::blocks::weighted_sum_rows;
-    weighted_sum_rows(ds + i0 * Lp, Lp, s.k, s.ld, L, kOnes, dq + i0 * s.ld, s.ld, rows, HD);
-    weighted_sum_rows(dst + i0 * Lp, Lp, s.q, s.ld, L, kOnes, dk + i0 * s.ld, s.ld, rows, HD);
-    weighted_sum_rows(wt + i0 * Lp, Lp, g, ldg, L, kOnes, dv + i0 * s.ld, s.ld, rows, HD);
+    weighted_sum_rows(ds + i0 * Lp, Lp, s.k, s.ld, L, ones, dq + i0 * s.ld, s.ld, rows, HD);
+    weighted_sum_rows(dst + i0 * Lp, Lp, s.q, s.ld, L, ones, dk + i0 * s.ld, s.ld, rows, HD);
+    weighted_sum_rows(wt + i0 * Lp, Lp, g, ldg, L, ones, dv + i0 * s.ld, s.ld, rows, HD);
   }
 }
 

@@ -221,7 +221,7 @@ std::int64_t SequenceClassifier::parameter_count() const {
 }
 
 void SequenceClassifier::zero_grad() {
-  // 90 MB for MiniLM, every step: split, as a memset on one core does not saturate memory.
+  // 90 MB for MiniLM, every step: split over the threads, as the AdamW update that reads it is.
   for (Parameter& p : s_->params) {
     float* grad = p.grad.data();
     kernels::detail::parallel_chunks(p.size(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
