@@ -10,8 +10,10 @@
 //
 // The blocks are written with GCC/Clang vector extensions (GCC's auto-vectorizer spills such
 // blocks to the stack). V8 is 8 floats: one ymm register in the AVX2 and AVX-512 clones, two xmm
-// in the baseline x86-64 clone. Every function is inline, to be compiled into the KERNEL_CLONES
-// function that calls it with that clone's instruction set.
+// in the baseline x86-64 clone. Every function is forced inline (BLOCKS_INLINE), so that it is
+// compiled into the KERNEL_CLONES function that calls it, with that clone's instruction set:
+// left to itself, GCC kept weighted_sum_rows and dot_rows out of line, compiled for baseline
+// x86-64 and shared by every clone, which made SST-2 embedding 1.6x slower on a Zen 4.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +30,8 @@ typedef float V8 __attribute__((vector_size(32)));
 // that does so is inline and used only inside one clone, so no call ever crosses that boundary.
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
+#define BLOCKS_INLINE inline __attribute__((always_inline))
+
 constexpr int64_t kRows = 4;
 constexpr int64_t kCols = 16;  // two V8
 
@@ -35,19 +39,19 @@ constexpr int64_t round_up(int64_t n, int64_t m) {
   return (n + m - 1) / m * m;
 }
 
-inline V8 load8(const float* p) {
+BLOCKS_INLINE V8 load8(const float* p) {
   V8 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store8(float* p, const V8& v) {
+BLOCKS_INLINE void store8(float* p, const V8& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
 // xt[d * Tp + j] = x[j * ldx + d] for j < T, and 0 for T <= j < Tp: the HD columns of T rows,
 // transposed and zero-padded to Tp (a multiple of kCols).
-inline void transpose_padded(float* xt, const float* x, int64_t ldx, int64_t T, int64_t Tp,
-                             int64_t HD) {
+BLOCKS_INLINE void transpose_padded(float* xt, const float* x, int64_t ldx, int64_t T, int64_t Tp,
+                                    int64_t HD) {
   for (int64_t j = 0; j < T; ++j) {
     const float* xj = x + j * ldx;
     for (int64_t d = 0; d < HD; ++d) xt[d * Tp + j] = xj[d];
@@ -59,8 +63,8 @@ inline void transpose_padded(float* xt, const float* x, int64_t ldx, int64_t T, 
 
 // out[r][j0, j0 + kCols) = (a[r] . bt[:, j0, j0 + kCols)) * scale for the kRows rows a[r] (HD
 // floats each) against the transposed bt [HD, Tp]: a block of A B^T, e.g. scores Q K^T.
-inline void dot_block(const float* const* a, const float* bt, int64_t Tp, int64_t j0, int64_t HD,
-                      float scale, float* out) {
+BLOCKS_INLINE void dot_block(const float* const* a, const float* bt, int64_t Tp, int64_t j0,
+                             int64_t HD, float scale, float* out) {
   V8 acc[kRows][2] = {};
   for (int64_t d = 0; d < HD; ++d) {
     const V8 b0 = load8(bt + d * Tp + j0), b1 = load8(bt + d * Tp + j0 + 8);
@@ -79,8 +83,8 @@ inline void dot_block(const float* const* a, const float* bt, int64_t Tp, int64_
 // dot_block over all Tp columns for the rows a[r * lda], r < rows, of a block starting at `a`.
 // A short last block (rows < kRows) repeats its last row; those results are the caller's to
 // drop.
-inline void dot_rows(const float* a, int64_t lda, int64_t rows, const float* bt, int64_t Tp,
-                     int64_t HD, float scale, float* out) {
+BLOCKS_INLINE void dot_rows(const float* a, int64_t lda, int64_t rows, const float* bt, int64_t Tp,
+                            int64_t HD, float scale, float* out) {
   const float* a_rows[kRows];
   for (int64_t r = 0; r < kRows; ++r) a_rows[r] = a + std::min(r, rows - 1) * lda;
   for (int64_t j0 = 0; j0 < Tp; j0 += kCols) dot_block(a_rows, bt, Tp, j0, HD, scale, out);
@@ -92,9 +96,9 @@ inline constexpr float kUnitRowScale[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
 // out[r * ldo + d0, + kCols) = row_scale[r] * sum_{j < T} w[r * ldw + j] * x[j * ldx + d0, + kCols)
 // for r < rows: a block of W X (probabilities times values). w must hold kRows readable rows;
 // the results of rows >= `rows` are computed and dropped.
-inline void weighted_sum_block(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t T,
-                               const float* row_scale, float* out, int64_t ldo, int64_t rows,
-                               int64_t d0) {
+BLOCKS_INLINE void weighted_sum_block(const float* w, int64_t ldw, const float* x, int64_t ldx,
+                                      int64_t T, const float* row_scale, float* out, int64_t ldo,
+                                      int64_t rows, int64_t d0) {
   V8 acc[kRows][2] = {};
   for (int64_t j = 0; j < T; ++j) {
     const float* xj = x + j * ldx + d0;
@@ -113,9 +117,9 @@ inline void weighted_sum_block(const float* w, int64_t ldw, const float* x, int6
 }
 
 // The same for columns [d0, HD) when HD is not a multiple of kCols: plain loops.
-inline void weighted_sum_tail(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t T,
-                              const float* row_scale, float* out, int64_t ldo, int64_t rows,
-                              int64_t d0, int64_t HD) {
+BLOCKS_INLINE void weighted_sum_tail(const float* w, int64_t ldw, const float* x, int64_t ldx,
+                                     int64_t T, const float* row_scale, float* out, int64_t ldo,
+                                     int64_t rows, int64_t d0, int64_t HD) {
   for (int64_t r = 0; r < rows; ++r) {
     float* o = out + r * ldo;
     for (int64_t d = d0; d < HD; ++d) o[d] = 0.0f;
@@ -129,9 +133,9 @@ inline void weighted_sum_tail(const float* w, int64_t ldw, const float* x, int64
 }
 
 // Rows [i0, i0 + rows) of out = diag(row_scale) W X, all HD columns.
-inline void weighted_sum_rows(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t T,
-                              const float* row_scale, float* out, int64_t ldo, int64_t rows,
-                              int64_t HD) {
+BLOCKS_INLINE void weighted_sum_rows(const float* w, int64_t ldw, const float* x, int64_t ldx,
+                                     int64_t T, const float* row_scale, float* out, int64_t ldo,
+                                     int64_t rows, int64_t HD) {
   int64_t d0 = 0;
   for (; d0 + kCols <= HD; d0 += kCols)
     weighted_sum_block(w, ldw, x, ldx, T, row_scale, out, ldo, rows, d0);
@@ -143,7 +147,7 @@ inline void weighted_sum_rows(const float* w, int64_t ldw, const float* x, int64
 // time): the padding columns get a score of -1e30, whose exponential is clamped to
 // e^-87 ~ 1.6e-38, below the last bit of a sum that is >= 1. Leaves row[j] = e^(s_j - max) and
 // returns 1 / sum, for the caller to apply.
-inline float softmax_unnormalized(float* row, int64_t T, int64_t Tp) {
+BLOCKS_INLINE float softmax_unnormalized(float* row, int64_t T, int64_t Tp) {
   for (int64_t j = T; j < Tp; ++j) row[j] = -1e30f;
   float max_score = row[0];
 #pragma omp simd reduction(max : max_score)
