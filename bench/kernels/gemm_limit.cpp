@@ -12,10 +12,12 @@
 // --training times instead what a training step runs for each of those Linears: the three
 // kernels::gemm calls on weights that are not prepacked (forward y = x W^T, input gradient
 // dx = dy W, weight gradient dW += dy^T x), the fine-tuning loop's GEMM limit.
+// --precisions times Linear's default plan in fp32, int8 and bf16 side by side on each shape.
 // --json FILE also writes the GEMM timings (per GEMM and their FLOP-weighted total) as JSON.
 //
 // Usage: bench_gemm_limit [--threads 2] [--tokens 2000] [--seconds 1] [--sweep]
-//                         [--hidden 768 --ffn 3072 --heads 12] [--training] [--json FILE]
+//                         [--hidden 768 --ffn 3072 --heads 12] [--training] [--precisions]
+//                         [--json FILE]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -173,6 +175,31 @@ std::vector<GemmRecord> time_linear_plans(std::span<const Shape> shapes, int64_t
   return records;
 }
 
+// Linear::forward in each precision, side by side on every shape (default plans): what int8 and
+// bf16 gain over fp32 on this CPU, with the implementation each ran.
+void time_precisions(std::span<const Shape> shapes, int64_t M, double seconds) {
+  using bertlite::kernels::Precision;
+  std::printf("%-27s %-5s %9s %9s %9s %8s  %s\n", "shape (KxN)", "prec", "best", "median",
+              "per-cpu-s", "vs fp32", "implementation");
+  for (const Shape& s : shapes) {
+    const auto w = random_vector(s.N * s.K, 1), b = random_vector(s.N, 2);
+    const auto x = random_vector(M * s.K, 3);
+    std::vector<float> y(M * s.N);
+    const double flops = 2.0 * M * s.K * s.N;
+    double fp32_median = 0;
+    for (Precision p : {Precision::kF32, Precision::kInt8, Precision::kBF16}) {
+      const Linear linear(w.data(), b.data(), s.N, s.K, LinearEpilogue{s.activation, false},
+                          LinearPlan::kDefault, p);
+      const Timing t = time_it([&] { linear.forward(y.data(), x.data(), M); }, seconds);
+      if (p == Precision::kF32) fp32_median = t.median;
+      std::printf("%-27s %-5s %9.1f %9.1f %9.1f %7.2fx  %s\n", s.name.c_str(),
+                  bertlite::kernels::precision_name(p), gflops(flops, t.best),
+                  gflops(flops, t.median), gflops(flops, t.cpu), fp32_median / t.median,
+                  linear.implementation().c_str());
+    }
+  }
+}
+
 // A training step's GEMMs for each Linear, as train/sequence_classifier.cpp calls kernels::gemm
 // (row-major, W[N, K] as nn.Linear stores it): forward y = x W^T, input gradient dx = dy W,
 // weight gradient dW += dy^T x. All three do 2 M K N FLOPs.
@@ -235,6 +262,9 @@ int main(int argc, char** argv) {
   app.add_flag("--training", training,
                "time a training step's three GEMMs per Linear (kernels::gemm) instead of "
                "Linear's plans");
+  bool precisions = false;
+  app.add_flag("--precisions", precisions,
+               "time Linear in fp32, int8 and bf16 side by side instead of the plans");
   app.add_option("--json", json_path, "also write the GEMM timings to this file as JSON");
   CLI11_PARSE(app, argc, argv);
   if (hidden % heads != 0) {
@@ -263,6 +293,10 @@ int main(int argc, char** argv) {
       {"ffn_in", shape_name("FFN in", H, I, training ? "" : " +GELU"), H, I, Activation::kGeluErf},
       {"ffn_out", shape_name("FFN out", I, H, ""), I, H, Activation::kNone}};
   std::vector<GemmRecord> records;
+  if (precisions) {
+    time_precisions(shapes, M, seconds);
+    return 0;
+  }
   if (training) {
     records = time_training_gemms(shapes, M, seconds);
   } else {

@@ -69,4 +69,17 @@ void activation_forward(float* inout, int64_t n, Activation activation) {
                         std::to_string(static_cast<int>(activation)));
 }
 
+void activation_span(float* inout, int64_t n, Activation activation) noexcept {
+  switch (activation) {
+    case Activation::kNone:
+      return;
+    case Activation::kGeluErf:
+      return gelu_erf_span(inout, n);
+    case Activation::kGeluTanh:
+      return gelu_tanh_span(inout, n);
+    case Activation::kTanh:
+      return tanh_span(inout, n);
+  }
+}
+
 }  // namespace bertlite::kernels

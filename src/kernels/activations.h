@@ -27,4 +27,9 @@ void tanh_forward(float* inout,  // [n]
 void activation_forward(float* inout,  // [n]
                         int64_t n, Activation activation);
 
+// The same on one thread, for a span that a kernel's own parallel loop already owns (int8_gemm's
+// output tiles). No checks; never throws.
+void activation_span(float* inout,  // [n]
+                     int64_t n, Activation activation) noexcept;
+
 }  // namespace bertlite::kernels

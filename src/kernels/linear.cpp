@@ -26,6 +26,7 @@
 #include "bertlite/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/held_signals.h"
+#include "kernels/int8_gemm.h"
 #include "kernels/kernel_clones.h"
 #include "kernels/ref/reference.h"
 
@@ -157,24 +158,26 @@ KERNEL_CLONES void quantize_rows(int8_t* q, float* scales, const float* x, int64
   }
 }
 
-// lo = min(lo, row[...]), hi = max(hi, row[...]), 16 lanes at a time. Written with vector
+// lo = min(lo, row[...]), hi = max(hi, row[...]), 8 lanes at a time. Written with vector
 // extensions because GCC does not vectorize a float min/max reduction without -ffast-math (even
 // under `omp simd`): the scalar loop was 80% of quantize_rows_asymmetric's time, itself 13% of
-// an int8 forward pass. Same result as the scalar loop: a NaN is skipped in both.
-typedef float V16 __attribute__((vector_size(64)));
+// an int8 forward pass. 8 lanes, not 16: on AVX2 GCC kept a 16-lane vector on the stack, which
+// made this 28% of an int8 Linear's time (384 x 384, Zen 3). Same result as the scalar loop: a
+// NaN is skipped in both.
+typedef float V8 __attribute__((vector_size(32)));
 inline void row_range(const float* row, int64_t cols, float& lo, float& hi) {
-  V16 lo16 = {}, hi16 = {};
-  for (int i = 0; i < 16; ++i) lo16[i] = lo, hi16[i] = hi;
+  V8 lo8 = {}, hi8 = {};
+  for (int i = 0; i < 8; ++i) lo8[i] = lo, hi8[i] = hi;
   int64_t c = 0;
-  for (; c + 16 <= cols; c += 16) {
-    V16 v;
+  for (; c + 8 <= cols; c += 8) {
+    V8 v;
     std::memcpy(&v, row + c, sizeof v);
-    lo16 = v < lo16 ? v : lo16;
-    hi16 = v > hi16 ? v : hi16;
+    lo8 = v < lo8 ? v : lo8;
+    hi8 = v > hi8 ? v : hi8;
   }
-  for (int i = 0; i < 16; ++i) {
-    lo = std::min(lo, lo16[i]);
-    hi = std::max(hi, hi16[i]);
+  for (int i = 0; i < 8; ++i) {
+    lo = std::min(lo, lo8[i]);
+    hi = std::max(hi, hi8[i]);
   }
   for (; c < cols; ++c) {
     lo = std::min(lo, row[c]);
@@ -218,8 +221,9 @@ KERNEL_CLONES void dequantize_codes(float* out, const uint8_t* q, const float* s
 // vpmaddubsw, which adds pairs of products into int16 and saturates (2 x 255 x 127 > 32,767): on
 // a Zen 3 (AVX2) that took all-MiniLM-L6-v2's SST-2 dev features down to cosine 0.87 against
 // fp32. Narrower codes avoid it but cost too much (7-bit activations: cosine 0.980; 7-bit
-// weights: 0.989; the guard is 0.99), so such CPUs emulate int8 instead. Found once, by running
-// a GEMM whose exact result needs the full range, so it holds for whatever kernel oneDNN picks.
+// weights: 0.989; the guard is 0.99), so such CPUs run bertlite's own exact kernel
+// (int8_gemm.h), or without AVX2 emulate int8 in float. Found once, by running a GEMM whose
+// exact result needs the full range, so it holds for whatever kernel oneDNN picks.
 bool int8_gemm_sums_exactly() {
   static const bool exact = [] {
     constexpr int64_t M = 16, K = 64, N = 16;
@@ -337,8 +341,11 @@ struct Linear::Impl {
   LinearEpilogue epilogue;
   LinearPlan plan = LinearPlan::kRuntimeM;
   Precision precision = Precision::kF32;
-  bool bf16_as_fp32 = false;               // kBF16 asked for on a CPU without a bfloat16 GEMM
-  bool int8_emulated = false;              // kInt8 on a CPU whose int8 GEMM saturates: see below
+  bool bf16_as_fp32 = false;   // kBF16 asked for on a CPU without a bfloat16 GEMM
+  bool int8_emulated = false;  // kInt8 on a CPU whose int8 GEMM saturates: see below
+  // kInt8 where oneDNN's int8 GEMM would saturate but bertlite's own exact AVX2 kernel runs
+  // (int8_gemm.h); then no oneDNN plan exists and `packed` is empty.
+  std::unique_ptr<Int8PackedWeights> own_int8;
   DataType data_type = kF32;               // of the GEMM's weights
   DataType src_type = kF32;                // of its input rows (uint8 for kInt8)
   std::vector<float> weight_scales;        // kInt8: [N]
@@ -359,7 +366,7 @@ struct Linear::Impl {
     return Desc(Dims{rows, cols}, type, dnnl::memory::format_tag::ab);
   }
   // Whether the GEMM runs on int8 codes (and the per-row scale, bias and activation follow it).
-  bool int8_gemm() const { return precision == Precision::kInt8 && !int8_emulated; }
+  bool int8_gemm() const { return precision == Precision::kInt8 && !int8_emulated && !own_int8; }
   // The bias goes to oneDNN except for an int8 GEMM, whose bias is added after the per-row scale.
   const Desc* gemm_bias() const { return bias.empty() || int8_gemm() ? nullptr : &bias_md; }
   int64_t plan_rows(int64_t M) const {
@@ -535,9 +542,18 @@ Linear::Linear(const float* weight, const float* bias, int64_t N, int64_t K,
     fill_weight(precision == Precision::kBF16   ? DataType::bf16
                 : precision == Precision::kInt8 ? DataType::s8
                                                 : kF32);
-    // An int8 GEMM that would saturate (CPUs without VNNI): the same quantized weights and
-    // activations, multiplied in float. Features then equal a VNNI machine's to float rounding,
-    // and the guard's accuracy holds; the speed and memory are fp32's.
+    // An int8 GEMM of oneDNN's that would saturate (CPUs without VNNI): on AVX2, bertlite's own
+    // exact kernel, which sums what a VNNI GEMM sums; oneDNN then plans nothing.
+    if (precision == Precision::kInt8 && !int8_gemm_sums_exactly() && int8_gemm_supported() &&
+        K <= kInt8GemmMaxK) {
+      impl.own_int8 = std::make_unique<Int8PackedWeights>(
+          static_cast<const int8_t*>(impl.packed.get_data_handle()), N, K);
+      impl.packed = dnnl::memory();
+      return;
+    }
+    // Without AVX2 either: the same quantized weights and activations, multiplied in float.
+    // Features then equal a VNNI machine's to float rounding, and the guard's accuracy holds;
+    // the speed and memory are fp32's.
     if (precision == Precision::kInt8 && !int8_gemm_sums_exactly()) {
       impl.int8_emulated = true;
       impl.plan = plan == LinearPlan::kPerM ? LinearPlan::kPerM : LinearPlan::kRuntimeM;
@@ -620,6 +636,7 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
                      impl.N, impl.epilogue);
     return;
   }
+  if (impl.own_int8) return forward_own_int8(y, x, M);
   try {
     const int threads = sync_compute_threads();
     const auto plan = impl.plan_for(threads, M);
@@ -692,6 +709,32 @@ void Linear::forward(float* y, const float* x, int64_t M) const {
   }
 }
 
+void Linear::forward_own_int8(float* y, const float* x, int64_t M) const {
+  const Impl& impl = *impl_;
+  const Int8PackedWeights& weights = *impl.own_int8;
+  const int64_t K = impl.K, padded_K = weights.padded_K();
+  thread_local std::vector<uint8_t> codes, magnitudes;
+  thread_local std::vector<int8_t> centred;
+  thread_local std::vector<float> row_scales, row_zeros;
+  uint8_t* q = scratch(codes, static_cast<size_t>(M * K));
+  const auto rows_size = static_cast<size_t>(int8_gemm_rows(M) * padded_K);
+  const Int8Rows rows{scratch(magnitudes, rows_size), scratch(centred, rows_size)};
+  // The rows past M that the kernel reads in its last 4-row tile: zero.
+  std::memset(rows.magnitudes + M * padded_K, 0, rows_size - M * padded_K);
+  std::memset(rows.centred + M * padded_K, 0, rows_size - M * padded_K);
+  float* scales = scratch(row_scales, static_cast<size_t>(M));
+  float* zeros = scratch(row_zeros, static_cast<size_t>(M));
+  for_row_blocks(M, K, [&](int64_t begin, int64_t end) {
+    quantize_rows_asymmetric(q + begin * K, scales + begin, zeros + begin, x + begin * K,
+                             end - begin, K);
+    centre_codes({rows.magnitudes + begin * padded_K, rows.centred + begin * padded_K},
+                 q + begin * K, end - begin, K, padded_K);
+  });
+  int8_gemm(y, rows, M, weights,
+            {scales, zeros, impl.weight_scales.data(),
+             impl.bias.empty() ? nullptr : impl.bias.data(), impl.epilogue.activation});
+}
+
 int64_t Linear::in_features() const {
   return impl_->K;
 }
@@ -714,7 +757,7 @@ std::string precision_notice(Precision precision) {
     return "bf16: this CPU has no bfloat16 GEMM (AVX512_BF16 or AMX), so the bf16-rounded "
            "weights are multiplied in fp32: fp32's speed, no faster";
   }
-  if (precision == Precision::kInt8 && !int8_gemm_sums_exactly()) {
+  if (precision == Precision::kInt8 && !int8_gemm_sums_exactly() && !int8_gemm_supported()) {
     return "int8: this CPU has no VNNI, and its int8 GEMM would saturate, so the quantized values "
            "are multiplied in float: int8's features, no faster than fp32";
   }
@@ -724,6 +767,15 @@ std::string precision_notice(Precision precision) {
 std::vector<float> Linear::weight() const {
   const Impl& impl = *impl_;
   std::vector<float> w(static_cast<size_t>(impl.N * impl.K));
+  if (impl.own_int8) {
+    const std::vector<int8_t> q = impl.own_int8->unpack();
+    for (int64_t n = 0; n < impl.N; ++n) {
+      for (int64_t k = 0; k < impl.K; ++k) {
+        w[n * impl.K + k] = q[n * impl.K + k] * impl.weight_scales[n];
+      }
+    }
+    return w;
+  }
   try {
     // Reordering into a float [K, N] view with strides {1, K} also converts bf16 / s8.
     const Desc plain_f32(Dims{impl.K, impl.N}, kF32, Dims{1, impl.K});
@@ -747,6 +799,7 @@ std::vector<float> Linear::weight() const {
 }
 
 std::string Linear::implementation() const {
+  if (impl_->own_int8) return "bertlite:avx2-int8-exact";
   try {
     return impl_->plan_for(sync_compute_threads(), 1)->implementation +
            (impl_->bf16_as_fp32 ? "+bf16-as-fp32" : "") +

@@ -42,10 +42,12 @@ struct LinearEpilogue {
 //   kInt8  weights quantized symmetrically per output channel (scale = max |W[n, :]| / 127);
 //          activations quantized per row (per token) to uint8 over the row's [min, max] as they
 //          enter the GEMM;
-//          int32 accumulation (VNNI/AMX), then y = acc * sx[m] * sw[n] + b and the activation
-//          in float. On CPUs whose int8 GEMM would saturate (no VNNI: AVX2, plain AVX-512) the
-//          same quantized weights and activations are multiplied in float ("emulated"): the
-//          same features, at fp32 speed.
+//          int32 accumulation, then y = acc * sx[m] * sw[n] + b and the activation in float.
+//          With VNNI or AMX the GEMM is oneDNN's. Without (AVX2, plain AVX-512), oneDNN's would
+//          saturate, so bertlite's own exact AVX2 kernel runs instead (int8_gemm.h: the same
+//          integer sums, the weights in a quarter of fp32's memory). Only a CPU without AVX2
+//          multiplies the quantized values in float ("emulated": the same features, at fp32
+//          speed).
 enum class Precision { kF32, kBF16, kInt8 };
 
 // Symmetric per-row int8 quantization, as kInt8 does to weights at load: scales[n] =
@@ -59,8 +61,8 @@ void quantize_weight_rows(std::int8_t* q,       // [N, K]
 const char* precision_name(Precision precision);
 // What `precision` turns into on this CPU, as one line for a front end to show, or "" when it
 // runs as its name says: bf16 without a bfloat16 GEMM multiplies its rounded weights in fp32;
-// int8 without VNNI multiplies
-// its quantized values in float (the same features, at fp32's speed).
+// int8 on a CPU with neither VNNI nor AVX2 multiplies its quantized values in float (the same
+// features, at fp32's speed).
 std::string precision_notice(Precision precision);
 // Parses those names; throws InvalidArgument listing them.
 Precision parse_precision(const std::string& name);
@@ -116,8 +118,9 @@ class Linear {
   const std::vector<float>& bias() const;
 
   // oneDNN's name for the implementation it picked (e.g. "brg:avx512_core", "gemm:jit"), for
-  // benchmarks and bug reports; "+bf16-as-fp32" when this CPU has no bfloat16 GEMM,
-  // "+int8-emulated" when its int8 GEMM would saturate.
+  // benchmarks and bug reports; "+bf16-as-fp32" when this CPU has no bfloat16 GEMM;
+  // "bertlite:avx2-int8-exact" for int8 on bertlite's own kernel; "+int8-emulated" when int8
+  // is multiplied in float.
   std::string implementation() const;
 
  private:
@@ -127,6 +130,9 @@ class Linear {
   };
   Linear(const float* weight, const float* bias, int64_t N, int64_t K, LinearEpilogue epilogue,
          LinearPlan plan, Precision precision, QuantizedWeight quantized);
+
+  // kInt8 through bertlite's own AVX2 kernel (CPUs without VNNI).
+  void forward_own_int8(float* y, const float* x, int64_t M) const;
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

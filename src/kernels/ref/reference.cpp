@@ -27,6 +27,17 @@ double activate(double x, Activation activation) {
 
 }  // namespace
 
+void int8_gemm_sums_reference(std::int64_t* sums, const std::uint8_t* codes,
+                              const std::int8_t* weight, int64_t M, int64_t K, int64_t N) {
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      std::int64_t sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += std::int64_t{codes[m * K + k]} * weight[n * K + k];
+      sums[m * N + n] = sum;
+    }
+  }
+}
+
 void linear_reference(float* y, const float* x, const float* weight, const float* bias, int64_t M,
                       int64_t K, int64_t N, LinearEpilogue epilogue) {
   for (int64_t m = 0; m < M; ++m) {

@@ -16,6 +16,12 @@
 
 namespace bertlite::kernels {
 
+// sums[M, N] = codes[M, K] W[N, K]^T in int64: what int8_gemm_sums computes.
+void int8_gemm_sums_reference(std::int64_t* sums,         // [M, N]
+                              const std::uint8_t* codes,  // [M, K]
+                              const std::int8_t* weight,  // [N, K]
+                              int64_t M, int64_t K, int64_t N);
+
 // y[M, N] = act(x[M, K] W[N, K]^T + b[N]) (+ y if epilogue.accumulate); sums in double.
 void linear_reference(float* y,             // [M, N]
                       const float* x,       // [M, K]
