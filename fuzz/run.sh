@@ -58,16 +58,21 @@ for target in "${targets[@]}"; do
 
   echo "run.sh: $target for ${seconds}s, log $log"
   set +e
-  "$binary" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+  # CPU time, not wall time, is what a run is worth on a shared machine: bash's `time` reports
+  # the user + system seconds of the fuzzer and of every job it forked and waited for.
+  TIMEFORMAT='%U %S'
+  { time "$binary" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len="${max_len[$target]:-4096}" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 "${dict[@]}" "${extra_flags[@]}" \
-    "$corpus" "$here/seeds/$target" >"$log" 2>&1
+    "$corpus" "$here/seeds/$target" >"$log" 2>&1; } 2>"$log.cpu"
   exit_code=$?
   set -e
 
   # The last status lines say how far it got: executions, coverage, corpus, problems found.
   grep -E '^#[0-9]+' "$log" | tail -n 1 || true
   grep -E '^(stat::|INFO: exiting|Done [0-9]+ runs)' "$log" || true
+  read -r user_seconds system_seconds <"$log.cpu" || true
+  echo "run.sh: $target used $(awk -v u="${user_seconds:-0}" -v s="${system_seconds:-0}" 'BEGIN { printf "%.0f", u + s }') CPU seconds in ${seconds}s"
   found=$(comm -13 <(echo "$before") <(find "$artifacts" -type f | sort) | sed '/^$/d')
   if [ -n "$found" ] || grep -qE 'ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
     echo "run.sh: $target FOUND PROBLEMS (see $log):" >&2

@@ -4,7 +4,9 @@ row per hostile input: the command run as a user would, and what must come out o
 
 - a non-zero exit and exactly one line on stderr, `bertlite: error: ...`, naming the file and
   the field, line or byte that is wrong (the row's `expect` fragments);
-- nothing left behind: no output file and no temporary file in the output folder.
+- nothing left behind: no output file and no temporary file in the output folder;
+- no more memory than the clean run (plus a small slack): sizes a file claims are checked
+  against the file before anything is allocated for them.
 
 Rows that are not errors (a BOM, CRLF line ends, a 1 MB line, --threads 0) must succeed and give
 what the clean input gives. Standard library only; the model is the tiny BERT fixture
@@ -21,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +193,15 @@ MODEL_ROWS = [
      ["config.json", "intermediate_size"]),
     ("config.json 100,000 layers", edit_config(config_set("num_hidden_layers", 100000)),
      ["num_hidden_layers"]),
+    # Sizes that would need terabytes if the model were allocated from the config before the
+    # checkpoint's shapes are checked: the peak-memory check catches that.
+    ("config.json vocab_size 10^9", edit_config(config_set("vocab_size", 10**9)),
+     [WEIGHTS, "word_embeddings", "1000000000"]),
+    ("config.json intermediate_size 10^8", edit_config(config_set("intermediate_size", 10**8)),
+     [WEIGHTS, "intermediate.dense.weight", "100000000"]),
+    ("config.json max_position_embeddings 10^9",
+     edit_config(config_set("max_position_embeddings", 10**9)),
+     [WEIGHTS, "position_embeddings", "1000000000"]),
     ("config.json unknown model_type", edit_config(config_set("model_type", "gpt9")),
      ["config.json", "gpt9"]),
     ("vocab.txt empty", write_file("vocab.txt", ""), ["vocab.txt"]),
@@ -224,19 +236,50 @@ FLAG_ROWS = [
 ]
 
 
+class Result:
+    """What a finished command gave: exit code, output, and its peak resident memory."""
+
+    def __init__(self, returncode, stdout, stderr, peak_rss_mb):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+        self.peak_rss_mb = peak_rss_mb
+
+
 def run(args, cwd):
-    return subprocess.run([BERTLITE, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    # os.wait4 instead of subprocess.run: its rusage is this one child's peak memory (getrusage's
+    # RUSAGE_CHILDREN would be the largest of every child so far).
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([BERTLITE, *map(str, args)], stdout=out, stderr=err, cwd=cwd)
+        timer = threading.Timer(120, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Result(process.returncode, out.read().decode(errors="replace"),
+                      err.read().decode(errors="replace"), usage.ru_maxrss / 1024)
 
 
 def leftovers(folder, keep):
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
 
 
+# A claimed size is checked against the file before anything is allocated for it, so a hostile
+# input costs no more memory than the clean run: the clean run's peak, plus slack for the
+# allocator and for reading the (small) damaged file itself.
+MEMORY_SLACK_MB = 64
+clean_peak_rss_mb = None
+
+
 def check_error(name, result, fragments, out_dir, keep, failures):
     problems = []
     if result.returncode == 0:
         problems.append("exit code 0")
+    if result.peak_rss_mb > clean_peak_rss_mb + MEMORY_SLACK_MB:
+        problems.append(f"peak memory {result.peak_rss_mb:.0f} MB, the clean run's "
+                        f"{clean_peak_rss_mb:.0f} MB + {MEMORY_SLACK_MB}")
     lines = result.stderr.rstrip("\n").split("\n")
     if len(lines) != 1 or not lines[0].startswith("bertlite: error: "):
         problems.append(f"stderr is not one 'bertlite: error:' line: {result.stderr!r}")
@@ -261,6 +304,9 @@ def main():
         clean_out = tmp / "clean.npy"
         clean = run(["embed", "--model", FIXTURE, "--input", data, "--out", clean_out], tmp)
         assert clean.returncode == 0, clean.stderr
+        global clean_peak_rss_mb
+        clean_peak_rss_mb = clean.peak_rss_mb
+        print(f"clean run: peak memory {clean_peak_rss_mb:.0f} MB")
         clean_features = clean_out.read_bytes()
 
         for name, damage, fragments in MODEL_ROWS:
