@@ -33,6 +33,28 @@ std::size_t PostProcessor::num_special_tokens(bool pair) const {
   return count;
 }
 
+// A tokenizer.json's template may name a sequence twice or not at all (Hugging Face accepts a
+// pair template without $B, and then leaves the second text out), so the length is counted
+// from the template, not assumed to be A + B + the special tokens.
+std::size_t PostProcessor::template_length(const std::vector<TemplatePiece>& pieces,
+                                           const TokenSequence& a, const TokenSequence* b) {
+  std::size_t length = 0;
+  for (const auto& piece : pieces) {
+    switch (piece.kind) {
+      case TemplatePiece::Kind::kSpecial:
+        length += piece.ids.size();
+        break;
+      case TemplatePiece::Kind::kSequenceA:
+        length += a.ids.size();
+        break;
+      case TemplatePiece::Kind::kSequenceB:
+        length += b ? b->ids.size() : 0;
+        break;
+    }
+  }
+  return length;
+}
+
 std::vector<std::int32_t> PostProcessor::special_ids() const {
   std::vector<std::int32_t> ids;
   for (const auto* pieces : {&single_, &pair_}) {
@@ -93,7 +115,8 @@ void PostProcessor::process(TokenSequence& a, TokenSequence* b, const EncodeOpti
   // Every vector is made once at its final size, already holding what most of it will hold
   // (type ids 0, attention mask 1, special-tokens mask 0, offsets (0, 0)), then written in
   // place: this runs once per text, and constructing beats resize() on empty vectors.
-  const std::size_t length = a.ids.size() + (b ? b->ids.size() : 0) + specials;
+  const std::size_t length = options.add_special_tokens ? template_length(b ? pair_ : single_, a, b)
+                                                        : a.ids.size() + (b ? b->ids.size() : 0);
   e.ids = std::vector<std::int32_t>(length);
   e.type_ids = std::vector<std::int32_t>(length);
   e.attention_mask = std::vector<std::int32_t>(length, 1);

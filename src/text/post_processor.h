@@ -47,6 +47,10 @@ class PostProcessor {
                Encoding& out) const;
 
  private:
+  // How many tokens `pieces` make of these sequences.
+  static std::size_t template_length(const std::vector<TemplatePiece>& pieces,
+                                     const TokenSequence& a, const TokenSequence* b);
+
   std::vector<TemplatePiece> single_;
   std::vector<TemplatePiece> pair_;
 };

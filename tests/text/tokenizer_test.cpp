@@ -200,6 +200,61 @@ TEST(TokenizerJson, UnsupportedComponentsAreNamed) {
   }
 }
 
+// A template may name a text twice, or leave the second text out; the encoding is as long as
+// the template makes it. Found by tokenizer_json_fuzz: a pair template without $B left the
+// second text's slots as zero tokens (id 0, not special, offsets (0, 0)). The expected ids are
+// Hugging Face tokenizers 0.23.3's for the same files (fuzz/regressions/tokenizer_json_fuzz/
+// pair_template_without_b.json is the first).
+std::string template_tokenizer_json(const std::string& single, const std::string& pair) {
+  return R"({"version": "1.0", "added_tokens": [],
+    "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                   "strip_accents": null, "lowercase": true},
+    "pre_tokenizer": {"type": "BertPreTokenizer"},
+    "post_processor": {"type": "TemplateProcessing", "single": )" +
+         single + R"(, "pair": )" + pair + R"(,
+      "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                         "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+    "decoder": null,
+    "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+              "max_input_chars_per_word": 100,
+              "vocab": {"[UNK]": 0, "[CLS]": 2, "[SEP]": 3, "a": 5, "b": 6, "c": 7}}})";
+}
+
+TEST(TokenizerJson, TemplatesThatNameATextTwiceOrNotAtAll) {
+  const std::string cls = R"({"SpecialToken": {"id": "[CLS]", "type_id": 0}})";
+  const std::string sep = R"({"SpecialToken": {"id": "[SEP]", "type_id": 0}})";
+  const auto a = [](int type) {
+    return R"({"Sequence": {"id": "A", "type_id": )" + std::to_string(type) + "}}";
+  };
+  const std::string b = R"({"Sequence": {"id": "B", "type_id": 1}})";
+  const auto list = [](std::initializer_list<std::string> pieces) {
+    std::string out = "[";
+    for (const std::string& piece : pieces) out += (out.size() > 1 ? ", " : "") + piece;
+    return out + "]";
+  };
+
+  const Tokenizer without_b = Tokenizer::from_tokenizer_json_text(
+      template_tokenizer_json(list({cls, a(0), sep}), list({cls, a(1), sep})), "t.json");
+  Encoding e = without_b.encode("a b", "c");
+  EXPECT_EQ(e.ids, (Ids{2, 5, 6, 3}));
+  EXPECT_EQ(e.type_ids, (Ids{0, 1, 1, 0}));
+  EXPECT_EQ(e.special_tokens_mask, (Ids{1, 0, 0, 1}));
+  EXPECT_EQ(e.offsets, (std::vector<Offset>{{0, 0}, {0, 1}, {2, 3}, {0, 0}}));
+
+  const Tokenizer a_twice = Tokenizer::from_tokenizer_json_text(
+      template_tokenizer_json(list({cls, a(0), sep, a(1)}), list({cls, a(0), b, a(1), sep})),
+      "t.json");
+  e = a_twice.encode("a b");
+  EXPECT_EQ(e.ids, (Ids{2, 5, 6, 3, 5, 6}));
+  EXPECT_EQ(e.type_ids, (Ids{0, 0, 0, 0, 1, 1}));
+  EXPECT_EQ(e.special_tokens_mask, (Ids{1, 0, 0, 1, 0, 0}));
+  e = a_twice.encode("a b", "c");
+  EXPECT_EQ(e.ids, (Ids{2, 5, 6, 7, 5, 6, 3}));
+  EXPECT_EQ(e.type_ids, (Ids{0, 0, 0, 1, 1, 1, 0}));
+  EXPECT_EQ(e.offsets,
+            (std::vector<Offset>{{0, 0}, {0, 1}, {2, 3}, {0, 1}, {0, 1}, {2, 3}, {0, 0}}));
+}
+
 TEST(TokenizerJson, MalformedFilesAreParseErrors) {
   EXPECT_THROW(Tokenizer::from_tokenizer_json_text("{not json", "t.json"), ParseError);
   EXPECT_THROW(Tokenizer::from_tokenizer_json_text("[]", "t.json"), ParseError);
