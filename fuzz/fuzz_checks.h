@@ -26,13 +26,28 @@
 
 namespace bertlite::fuzz {
 
-// Prints what broke and traps. A macro so the message names the line of the harness.
-#define FUZZ_CHECK(condition)                                                                  \
-  do {                                                                                         \
-    if (!(condition)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #condition); \
-      __builtin_trap();                                                                        \
-    }                                                                                          \
+// Says which invariant broke: on stderr, and appended to the file BERTLITE_FUZZ_FINDINGS names
+// (fuzz/run.sh sets it). libFuzzer's fork mode keeps only "deadly signal" of a crashed job's
+// output, so without the file a finding that does not replay (a race, a timing) leaves no trace
+// of what it was.
+inline void report_violation(const char* file, int line, const char* condition) {
+  std::fprintf(stderr, "%s:%d: invariant violated: %s\n", file, line, condition);
+  if (const char* findings = std::getenv("BERTLITE_FUZZ_FINDINGS")) {
+    if (std::FILE* out = std::fopen(findings, "a")) {
+      std::fprintf(out, "pid %d: %s:%d: invariant violated: %s\n", static_cast<int>(::getpid()),
+                   file, line, condition);
+      std::fclose(out);
+    }
+  }
+}
+
+// Reports what broke and traps. A macro so the message names the line of the harness.
+#define FUZZ_CHECK(condition)                                             \
+  do {                                                                    \
+    if (!(condition)) {                                                   \
+      ::bertlite::fuzz::report_violation(__FILE__, __LINE__, #condition); \
+      __builtin_trap();                                                   \
+    }                                                                     \
   } while (0)
 
 // Byte offset of the first ill-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates,

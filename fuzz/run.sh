@@ -55,6 +55,8 @@ for target in "${targets[@]}"; do
   dict=()
   [ -f "$here/$target.dict" ] && dict=(-dict="$here/$target.dict")
   before=$(find "$artifacts" -type f | sort)
+  # Every violated invariant's message, whichever forked job hit it (fuzz_checks.h).
+  export BERTLITE_FUZZ_FINDINGS=$log.findings
 
   echo "run.sh: $target for ${seconds}s, log $log"
   set +e
@@ -77,6 +79,10 @@ for target in "${targets[@]}"; do
   if [ -n "$found" ] || grep -qE 'ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
     echo "run.sh: $target FOUND PROBLEMS (see $log):" >&2
     echo "$found" | sed 's/^/  /' >&2
+    if [ -s "$BERTLITE_FUZZ_FINDINGS" ]; then
+      echo "run.sh: invariants violated (count, message):" >&2
+      sed 's/^pid [0-9]*: //' "$BERTLITE_FUZZ_FINDINGS" | sort | uniq -c | sed 's/^/  /' >&2
+    fi
     status=1
   elif [ "$exit_code" -ne 0 ]; then
     echo "run.sh: $target exited with $exit_code (see $log)" >&2
