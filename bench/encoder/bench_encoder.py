@@ -26,9 +26,10 @@ on these workloads (--workloads):
   walkthrough  the first 2,000 of them padded into one batch, torch.no_grad - what the "first
                BERT" walkthrough does (PyTorch only; bertlite fp32 on the same 2,000 in batches
                of 32 for its ratio);
-  latency      200 inputs of exactly 128 tokens ([CLS] and [SEP] included: consecutive SST-2
-               sentences joined by spaces, truncated at 128), batch 1, one call per input;
-               per-call p50 and p99;
+  latency      once per --latency-tokens length N (default 8, 32 and 128: workloads latency-8,
+               latency-32, latency-128): 200 inputs of exactly N tokens ([CLS] and [SEP]
+               included: consecutive SST-2 sentences joined by spaces until they hold N - 2
+               wordpieces, truncated at N), batch 1, one call per input; per-call p50 and p99;
 
 and the GEMM limit: the model's four GEMM shapes (QKV, attention output, FFN in, FFN out) alone
 at --gemm-rows rows, with bertlite's Linear in each precision and torch's linear in fp32 and
@@ -52,7 +53,8 @@ Useful FLOPs (real tokens only, multiply-add = 2), per layer:
 so every engine is credited with the same work on the same sentences, whatever padding it does.
 
 Usage: .venv/bin/python bench/encoder/bench_encoder.py [--model DIR ...] [--engines LIST]
-           [--precisions fp32,bf16,int8] [--workloads sst2,walkthrough,latency] [--quick]
+           [--precisions fp32,bf16,int8] [--workloads sst2,walkthrough,latency]
+           [--latency-tokens 8,32,128] [--latency-inputs 200] [--quick]
 See bench/encoder/README.md.
 """
 
@@ -82,9 +84,11 @@ EXPORT_VERSION = 1  # bump when a conversion recipe changes, so cached files are
 
 WALKTHROUGH_SENTENCES = 2000
 LATENCY_INPUTS = 200
-LATENCY_TOKENS = 128
+LATENCY_TOKENS = (8, 32, 128)  # --latency-tokens: one latency workload per length
 WARMUP_BATCHES = 4
 PRECISIONS = ("fp32", "bf16", "int8")
+# What --workloads names. "latency" runs as one workload per --latency-tokens length N, named
+# latency-N (kind() maps each back to "latency"); the others are workloads as they are.
 WORKLOADS = ("sst2", "walkthrough", "latency")
 
 # Features must agree per sentence with bertlite fp32's: cosine above the first number and, for
@@ -106,7 +110,7 @@ class Engine:
     family: str  # bertlite, torch, ort, ct2 or gemm: who runs it
     precision: str
     label: str
-    workloads: tuple[str, ...] = ("sst2", "latency")
+    workloads: tuple[str, ...] = ("sst2", "latency")  # kinds: "latency" is every latency-N
     default: bool = True
 
 
@@ -132,7 +136,7 @@ ENGINES = {e.name: e for e in (
     Engine("gemm-bertlite-int8", "gemm", "int8", "bertlite oneDNN", ("gemm",)),
 )}
 FAMILIES = ("bertlite", "torch", "ort", "ct2", "gemm")
-# The bertlite engine each row of a workload is compared with (same precision).
+# The bertlite engine each row of a workload kind is compared with (same precision).
 BERTLITE_OF = {("walkthrough", "fp32"): "bertlite-first", ("sst2", "fp32"): "bertlite",
                ("latency", "fp32"): "bertlite", ("sst2", "bf16"): "bertlite-bf16",
                ("latency", "bf16"): "bertlite-bf16", ("sst2", "int8"): "bertlite-int8",
@@ -146,12 +150,29 @@ TARGET3_OVER = {"torch-careful": 1.5, "ort": 1.2}
 # of that precision's GEMM limit (DistilBERT-base shape), and bf16 / int8 over bertlite fp32.
 TARGET5_OVER_PEERS_SST2 = {"fp32": 1.2, "bf16": 1.5, "int8": 1.5}
 TARGET5_OVER_PEERS_LATENCY = {"fp32": 1.2, "bf16": 1.2, "int8": 1.2}
+TARGET5_LATENCY_TOKENS = 128
 TARGET5_GEMM_SHARE = {"fp32": 0.80, "bf16": 0.65}
 TARGET5_OVER_FP32 = {"bf16": 1.7, "int8": 2.5}
+# Issue 14 (MiniLM and DistilBERT-base shape): bertlite fp32's batch-1 p50 and p99 at 8, 32 and
+# 128 tokens <= ONNX Runtime's (the optimized graph) and CTranslate2's. (Its other half, time
+# to the first embedding of a fresh process, is bench_first_embedding.py's.)
+TARGET14_LATENCY_TOKENS = (8, 32, 128)
+TARGET14_PEERS = ("ort", "ct2")
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def latency_workload(tokens: int) -> str:
+    """The name of the latency workload at `tokens` tokens per input."""
+    return f"latency-{tokens}"
+
+
+def kind(workload: str) -> str:
+    """What a workload is, as --workloads, Engine.workloads and BERTLITE_OF name it: latency-N
+    is "latency", the others are themselves."""
+    return "latency" if workload.startswith("latency-") else workload
 
 
 # ---------------------------------------------------------------------------------------------
@@ -673,14 +694,19 @@ def prepare_workloads(args, model: Path, tmp: Path) -> dict[str, Workload]:
             args.batch_size, 0, 0)
     if "latency" in args.workloads:
         every = read_sentences(args.data, None)
-        plain = tokenizer(every, add_special_tokens=False)["input_ids"]
-        texts = latency_texts([len(x) for x in plain], every, args.latency_inputs, LATENCY_TOKENS - 2)
-        data = tmp / "latency.tsv"
-        data.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
-        add("latency", f"latency: {len(texts)} inputs of {LATENCY_TOKENS} tokens, batch 1, one call "
-            f"each", data, texts, None, 1, 0, LATENCY_TOKENS)
-        if set(out["latency"].lengths) != {LATENCY_TOKENS}:
-            raise SystemExit(f"bench_encoder: latency inputs are not all {LATENCY_TOKENS} tokens")
+        plain = [len(x) for x in tokenizer(every, add_special_tokens=False)["input_ids"]]
+        for tokens in args.latency_tokens:
+            if tokens > model_max:
+                raise SystemExit(f"bench_encoder: --latency-tokens {tokens}: {model.name} takes at "
+                                 f"most {model_max} tokens")
+            name = latency_workload(tokens)
+            texts = latency_texts(plain, every, args.latency_inputs, tokens - 2)
+            data = tmp / f"{name}.tsv"
+            data.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+            add(name, f"{name}: {len(texts)} inputs of {tokens} tokens, batch 1, one call each",
+                data, texts, None, 1, 0, tokens)
+            if set(out[name].lengths) != {tokens}:
+                raise SystemExit(f"bench_encoder: {name} inputs are not all {tokens} tokens")
     return out
 
 
@@ -723,6 +749,13 @@ def prepare_artifacts(args, model: Path, engines: list[str]) -> tuple[dict[str, 
             info[engine] = ensure_artifact(args, model, paths[engine], "convert-ct2",
                                            ["--quantization", quantization])
     return paths, info
+
+
+def optimized_onnx(model: Path, threads: int = 2) -> Path:
+    """The optimized fp32 ONNX graph the ONNX Runtime engine runs, exported once into the same
+    cache (for bench_first_embedding.py, which imports this module)."""
+    paths, _ = prepare_artifacts(argparse.Namespace(threads=threads), model, ["ort"])
+    return paths["ort"]
 
 
 def job_cmd(args, model: Path, engine: Engine, workload: Workload | None, pooling: str,
@@ -871,7 +904,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def metric(workload: str, row: dict) -> float:
     """What bertlite's ratios compare: a whole pass, or at batch 1 the median call."""
-    return row["p50_s"] if workload == "latency" else row["median_s"]
+    return row["p50_s"] if kind(workload) == "latency" else row["median_s"]
 
 
 def summarize_rows(name: str, runs: dict, workloads: dict[str, Workload], shape: dict,
@@ -880,7 +913,7 @@ def summarize_rows(name: str, runs: dict, workloads: dict[str, Workload], shape:
     GFLOPS and share of the precision's GEMM limit, bertlite's ratios."""
     rows: dict[str, dict] = {}
     for engine_name in ENGINES:
-        for workload in WORKLOADS:
+        for workload in workloads:
             results = runs.get((engine_name, workload))
             if not results:
                 continue
@@ -917,7 +950,7 @@ def summarize_rows(name: str, runs: dict, workloads: dict[str, Workload], shape:
     for workload, wrows in rows.items():
         for engine_name, row in wrows.items():
             engine = ENGINES[engine_name]
-            ref = wrows.get(BERTLITE_OF.get((workload, engine.precision)))
+            ref = wrows.get(BERTLITE_OF.get((kind(workload), engine.precision)))
             if engine.family != "bertlite" and ref:
                 row["bertlite_speedup"] = metric(workload, row) / metric(workload, ref)
             if engine_name in ("bertlite-bf16", "bertlite-int8", "bertlite-cls-rows-only") and \
@@ -927,12 +960,13 @@ def summarize_rows(name: str, runs: dict, workloads: dict[str, Workload], shape:
 
 
 def fastest_peers(rows: dict) -> dict:
-    """Per workload (SST-2, latency) and precision: bertlite's ratio to the fastest peer."""
+    """Per workload (SST-2, each latency-N) and precision: bertlite's ratio to the fastest peer."""
     out = {}
-    for workload in ("sst2", "latency"):
-        wrows = rows.get(workload, {})
+    for workload, wrows in rows.items():
+        if kind(workload) not in ("sst2", "latency"):
+            continue
         for precision in PRECISIONS:
-            mine = wrows.get(BERTLITE_OF[(workload, precision)])
+            mine = wrows.get(BERTLITE_OF[(kind(workload), precision)])
             peers = [r for r in wrows.values() if r["precision"] == precision
                      and ENGINES[r["engine"]].family != "bertlite"]
             if mine and peers:
@@ -969,11 +1003,13 @@ def targets(shape: dict, rows: dict, gemm: dict, best: dict) -> list[dict]:
                 ratio = sst2[engine]["bertlite_speedup"]
                 add(3, f"fp32 >= {goal:g}x {ENGINES[engine].label} (SST-2)", f"{ratio:.2f}x",
                     ratio >= goal)
-    for workload, goals in (("sst2", TARGET5_OVER_PEERS_SST2), ("latency", TARGET5_OVER_PEERS_LATENCY)):
+    for workload, goals, what in (
+            ("sst2", TARGET5_OVER_PEERS_SST2, "SST-2"),
+            (latency_workload(TARGET5_LATENCY_TOKENS), TARGET5_OVER_PEERS_LATENCY,
+             f"{TARGET5_LATENCY_TOKENS}-token batch-1 p50 latency")):
         for precision, goal in goals.items():
             b = best.get(workload, {}).get(precision)
             if b:
-                what = "SST-2" if workload == "sst2" else f"{LATENCY_TOKENS}-token batch-1 p50 latency"
                 add(5, f"{precision} >= {goal:g}x the fastest {precision} peer ({what})",
                     f"{b['ratio']:.2f}x ({b['label']})", b["ratio"] >= goal)
     if is_distilbert_base(shape):
@@ -988,6 +1024,17 @@ def targets(shape: dict, rows: dict, gemm: dict, best: dict) -> list[dict]:
         if row and "speedup_vs_fp32" in row:
             add(5, f"bertlite {precision} >= {goal:g}x bertlite fp32 (SST-2)",
                 f"{row['speedup_vs_fp32']:.2f}x", row["speedup_vs_fp32"] >= goal)
+    for tokens in TARGET14_LATENCY_TOKENS:
+        wrows = rows.get(latency_workload(tokens), {})
+        bl = wrows.get("bertlite")
+        for peer in TARGET14_PEERS:
+            other = wrows.get(peer)
+            if bl and other:
+                ms = lambda r, p: r[p] * 1e3  # noqa: E731
+                add(14, f"fp32 batch-1 p50 and p99 <= {other['label']}'s ({tokens}-token inputs)",
+                    f"p50 {ms(bl, 'p50_s'):.2f} vs {ms(other, 'p50_s'):.2f} ms, p99 "
+                    f"{ms(bl, 'p99_s'):.2f} vs {ms(other, 'p99_s'):.2f} ms",
+                    bl["p50_s"] <= other["p50_s"] and bl["p99_s"] <= other["p99_s"])
     return out
 
 
@@ -1014,7 +1061,7 @@ def bench_model(args, model: Path) -> dict:
             if ENGINES[e].family == "gemm":
                 jobs.append((e, None))
             else:
-                jobs += [(e, w) for w in ENGINES[e].workloads if w in workloads]
+                jobs += [(e, w) for w in workloads if kind(w) in ENGINES[e].workloads]
         for round_index in range(args.repeats):
             shift = round_index % len(jobs)
             for engine, workload in jobs[shift:] + jobs[:shift]:
@@ -1043,7 +1090,8 @@ def bench_model(args, model: Path) -> dict:
     rows = summarize_rows(model.name, runs, workloads, shape, gemm)
     best = fastest_peers(rows)
     return {"model": str(model), "name": model.name, "shape": shape, "pooling": pooling,
-            "normalize": normalize, "workloads": {k: {"title": w.title, "sentences": len(w.lengths),
+            "normalize": normalize, "workloads": {k: {"title": w.title, "kind": kind(k),
+                                                      "sentences": len(w.lengths),
                                                       "tokens": sum(w.lengths)}
                                                   for k, w in workloads.items()},
             "conversions": conversions, "gemm": gemm, "rows": rows, "fastest_peers": best,
@@ -1062,7 +1110,7 @@ def print_report(report: dict) -> None:
           "interpreter, libraries, model and all, nothing\nsubtracted); cores = CPU seconds / wall "
           "seconds; load = highest 1-minute load average around the\nruns (above the thread "
           "count, other processes shared the cores); bertlite is = peer's time /\nbertlite's in "
-          "the same precision (latency: p50 / p50); (x) = bertlite fp32's time / this row's")
+          "the same precision (latency-N: p50 / p50); (x) = bertlite fp32's time / this row's")
     for m in report["models"]:
         s = m["shape"]
         print(f"\n## {m['name']}: {s['arch']}, {s['layers']} layers, H {s['hidden']}, "
@@ -1128,7 +1176,8 @@ def print_report(report: dict) -> None:
                   f"QInt8 weights): " + ", ".join(f"{k} {ops[k]}" for k in sorted(ops)
                                                   if k.startswith(("Q", "Dynamic", "MatMul"))))
         if m["targets"]:
-            print("targets (issue 3: fp32, DistilBERT-base shape; issue 5):")
+            print("targets (issue 3: fp32, DistilBERT-base shape; issue 5; issue 14: fp32 "
+                  "batch-1 latency):")
             for t in m["targets"]:
                 print(f"  [{'met' if t['met'] else 'not met'}] issue {t['issue']}: {t['target']}: "
                       f"{t['value']}")
@@ -1161,7 +1210,11 @@ def main() -> None:
                         help="SST-2 workload: the first N sentences (default: all); the "
                              f"walkthrough uses the first {WALKTHROUGH_SENTENCES} of them")
     parser.add_argument("--latency-inputs", type=int, default=LATENCY_INPUTS,
-                        help=f"{LATENCY_TOKENS}-token inputs of the latency workload")
+                        help="inputs of each latency workload (default: %(default)s)")
+    parser.add_argument("--latency-tokens", default=",".join(map(str, LATENCY_TOKENS)),
+                        help="comma-separated tokens per input ([CLS] and [SEP] included): one "
+                             "batch-1 latency workload, latency-N, per length (default: "
+                             "%(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     parser.add_argument("--batch-tokens", type=int, default=0,
                         help="instead: fill sorted batches up to N padded tokens")
@@ -1176,11 +1229,13 @@ def main() -> None:
     parser.add_argument("--precisions", default=",".join(PRECISIONS),
                         help="comma-separated subset of %(default)s")
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help="comma-separated subset of %(default)s")
+                        help="comma-separated subset of %(default)s (latency: every "
+                             "--latency-tokens length)")
     parser.add_argument("--cls-rows-only", action="store_true",
                         help="add a bertlite row with the [CLS]-rows-only last layer")
     parser.add_argument("--quick", action="store_true",
-                        help=f"1,000 sentences, 50 latency inputs, one round, 1 s per GEMM shape")
+                        help="1,000 sentences, 50 inputs per latency length, one round, 1 s per "
+                             "GEMM shape")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--json-out", type=Path, help="also write the JSON report here")
     # Internal: worker processes.
@@ -1210,6 +1265,16 @@ def main() -> None:
     if set(args.precisions) - set(PRECISIONS) or set(args.workloads) - set(WORKLOADS):
         parser.error(f"--precisions: subset of {','.join(PRECISIONS)}; --workloads: subset of "
                      f"{','.join(WORKLOADS)}")
+    try:
+        lengths = [int(n) for n in args.latency_tokens.split(",") if n.strip()]
+    except ValueError:
+        lengths = []
+    if not lengths or min(lengths) < 3:
+        parser.error("--latency-tokens: comma-separated token counts, each >= 3 ([CLS], [SEP] and "
+                     "at least one wordpiece)")
+    args.latency_tokens = list(dict.fromkeys(lengths))  # in the order given, once each
+    if args.latency_inputs < 1:
+        parser.error("--latency-inputs must be >= 1")
     args.engines = select_engines(parser, args.engines, args.precisions, args.cls_rows_only)
     if not args.engines:
         parser.error("no engine selected")
