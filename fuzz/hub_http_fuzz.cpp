@@ -41,6 +41,7 @@
 #include "bertlite/error.h"
 #include "fuzz_checks.h"
 #include "io/hub.h"
+#include "loopback.h"
 #include "util/file.h"
 
 namespace bertlite::fuzz {
@@ -100,7 +101,7 @@ class Listener {
       std::string request;
       char buffer[4096];
       while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
-        const ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
+        const ssize_t n = retry_on_eintr([&] { return ::recv(client, buffer, sizeof buffer, 0); });
         if (n <= 0) break;
         request.append(buffer, static_cast<std::size_t>(n));
       }
@@ -112,8 +113,9 @@ class Listener {
       if (const std::optional<std::string> response = script().take()) {
         std::size_t sent = 0;
         while (sent < response->size()) {
-          const ssize_t n =
-              ::send(client, response->data() + sent, response->size() - sent, MSG_NOSIGNAL);
+          const ssize_t n = retry_on_eintr([&] {
+            return ::send(client, response->data() + sent, response->size() - sent, MSG_NOSIGNAL);
+          });
           if (n <= 0) break;
           sent += static_cast<std::size_t>(n);
         }

@@ -36,6 +36,7 @@
 
 #include "bertlite/error.h"
 #include "fuzz_checks.h"
+#include "loopback.h"
 #include "server/http_server.h"
 #include "server/service.h"
 
@@ -91,12 +92,8 @@ const RunningServer& running_server() {
 }
 
 int connect_to(int port) {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+  const int s = connect_loopback(port);
+  if (s < 0) {
     std::perror("server_request_fuzz: cannot connect to the server");
     __builtin_trap();  // the server stopped listening: a finding
   }
@@ -153,7 +150,8 @@ std::string send_and_receive(int port, std::string_view request,
   const int s = connect_to(port);
   std::size_t sent = 0;
   while (sent < request.size()) {
-    const ssize_t n = ::send(s, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = retry_on_eintr(
+        [&] { return ::send(s, request.data() + sent, request.size() - sent, MSG_NOSIGNAL); });
     if (n <= 0) break;  // the server may close early, e.g. on a body over the limit
     sent += static_cast<std::size_t>(n);
   }
@@ -161,8 +159,8 @@ std::string send_and_receive(int port, std::string_view request,
   char buffer[8192];
   while (!has_whole_response(reply)) {
     pollfd ready{s, POLLIN, 0};
-    if (::poll(&ready, 1, quiet_milliseconds) == 0) break;
-    const ssize_t n = ::recv(s, buffer, sizeof buffer, 0);
+    if (retry_on_eintr([&] { return ::poll(&ready, 1, quiet_milliseconds); }) == 0) break;
+    const ssize_t n = retry_on_eintr([&] { return ::recv(s, buffer, sizeof buffer, 0); });
     if (n <= 0) break;  // closed, or reset after a request it would not read
     reply.append(buffer, static_cast<std::size_t>(n));
   }
