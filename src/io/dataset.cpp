@@ -58,7 +58,15 @@ void parse_csv(std::string_view text, Table& table) {
           if (text[pos] == '\n') ++line;
           field.push_back(text[pos++]);
         }
-        if (pos < text.size() && text[pos] != ',' && text[pos] != '\n' && text[pos] != '\r') {
+        // After the closing quote: a comma, the end of the line (LF or CRLF) or of the text. A
+        // CR alone is not a line end here (nor in an unquoted field, which keeps it), so the
+        // byte after it must not be taken for the separator (dataset_fuzz found that byte,
+        // the lead byte of a UTF-8 character, skipped as if it were the comma).
+        const auto closes_the_field = [&](std::size_t at) {
+          if (at >= text.size() || text[at] == ',' || text[at] == '\n') return true;
+          return text[at] == '\r' && (at + 1 == text.size() || text[at + 1] == '\n');
+        };
+        if (!closes_the_field(pos)) {
           throw ParseError(table.source + ":" + std::to_string(line) +
                            ": unexpected character after a closing quote");
         }

@@ -33,6 +33,19 @@ TEST(Dataset, CsvWithHeaderQuotesAndNewlines) {
   EXPECT_THROW(parse_table("\"never closed\n", "bad.csv"), ParseError);
 }
 
+TEST(Dataset, CsvCrAfterAClosingQuoteMustEndTheLine) {
+  // CRLF and a final CR end the row; a lone CR followed by more text is an error, not a
+  // separator (the byte after it was once dropped as if it were the comma).
+  EXPECT_EQ(column(parse_table("\"a\"\r\n\"b\"\r", "d.csv"), "0"),
+            (std::vector<std::string>{"a", "b"}));
+  try {
+    parse_table("\"x\",1\n\"a\"\r\xc3\xa9,1\n", "d.csv");
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_STREQ(e.what(), "d.csv:2: unexpected character after a closing quote");
+  }
+}
+
 TEST(Dataset, Jsonl) {
   const Table t = parse_table(
       "{\"text\": \"hi\", \"label\": 1}\n\n{\"label\": 0, \"text\": \"yo\"}\n", "d.jsonl");
