@@ -11,6 +11,7 @@
 #include "bertlite/error.h"
 #include "io/npy.h"
 #include "util/file.h"
+#include "util/json_integer.h"
 
 namespace bertlite::model {
 namespace {
@@ -122,21 +123,21 @@ std::optional<Features> FeatureCache::load(const std::string& key) const {
     const nlohmann::json info = nlohmann::json::parse(util::read_file(meta));
     io::NpyMatrix matrix = io::read_npy(npy);
     Features f;
-    f.rows = info.at("rows").get<std::int64_t>();
-    f.cols = info.at("cols").get<std::int64_t>();
+    f.rows = util::json_integer<std::int64_t>(info, "rows", meta.string());
+    f.cols = util::json_integer<std::int64_t>(info, "cols", meta.string());
     if (matrix.rows != f.rows || matrix.cols != f.cols) return std::nullopt;
     // Entries written before checksums existed have none: recomputed like damaged ones.
     if (info.at("checksum").get<std::string>() != feature_checksum(matrix.data))
       return std::nullopt;
     f.data = std::move(matrix.data);
-    f.tokens = info.at("tokens").get<std::int64_t>();
-    f.truncated = info.at("truncated").get<std::int64_t>();
+    f.tokens = util::json_integer<std::int64_t>(info, "tokens", meta.string());
+    f.truncated = util::json_integer<std::int64_t>(info, "truncated", meta.string());
     f.pooling = io::parse_pooling(info.at("pooling").get<std::string>());
     f.normalize = info.at("normalize").get<bool>();
-    f.max_length = info.at("max_length").get<std::size_t>();
-    f.windowed = info.value("windowed", std::int64_t{0});
+    f.max_length = util::json_integer<std::size_t>(info, "max_length", meta.string());
+    f.windowed = util::json_integer_or(info, "windowed", std::int64_t{0}, meta.string());
     f.long_text = parse_long_text(info.value("long_text", std::string("truncate")));
-    f.stride = info.value("stride", std::size_t{0});
+    f.stride = util::json_integer_or(info, "stride", std::size_t{0}, meta.string());
     return f;
   } catch (const std::exception&) {
     return std::nullopt;  // damaged or from another version: recompute

@@ -13,6 +13,7 @@
 #include "io/tensor_file.h"
 #include "train/optimizer.h"
 #include "util/file.h"
+#include "util/json_integer.h"
 #include "util/random.h"
 
 namespace bertlite::train {
@@ -294,9 +295,9 @@ json metrics_json(const EpochMetrics& m) {
           {"seconds", m.seconds},     {"tokens_per_second", m.tokens_per_second}};
 }
 
-EpochMetrics metrics_from_json(const json& j) {
+EpochMetrics metrics_from_json(const json& j, const std::string& source) {
   EpochMetrics m;
-  m.epoch = j.at("epoch").get<std::int64_t>();
+  m.epoch = util::json_integer<std::int64_t>(j, "epoch", source);
   m.train_loss = j.at("train_loss").get<double>();
   m.eval_loss = j.at("eval_loss").get<double>();
   m.eval_accuracy = j.at("eval_accuracy").get<double>();
@@ -387,10 +388,11 @@ void load_checkpoint(const std::filesystem::path& dir, SequenceClassifier& model
   }
   std::ostringstream fp;
   fp << std::hex << fingerprint;
-  if (j.value("version", 0) != kCheckpointVersion) {
-    throw InvalidArgument(state_path.string() + ": checkpoint version " +
-                          std::to_string(j.value("version", 0)) + ", expected " +
-                          std::to_string(kCheckpointVersion));
+  const std::int64_t version =
+      util::json_integer_or<std::int64_t>(j, "version", 0, state_path.string());
+  if (version != kCheckpointVersion) {
+    throw InvalidArgument(state_path.string() + ": checkpoint version " + std::to_string(version) +
+                          ", expected " + std::to_string(kCheckpointVersion));
   }
   if (j.value("fingerprint", "") != fp.str()) {
     throw InvalidArgument(state_path.string() +
@@ -423,19 +425,21 @@ void load_checkpoint(const std::filesystem::path& dir, SequenceClassifier& model
         read_into("best." + name, best_weights[i]);
       }
     }
-    optimizer.set_steps(j.at("optimizer_steps").get<std::int64_t>());
-    state.epoch = j.at("epoch").get<std::int64_t>();
-    state.next_batch = j.at("next_batch").get<std::int64_t>();
-    state.step = j.at("step").get<std::int64_t>();
+    optimizer.set_steps(
+        util::json_integer<std::int64_t>(j, "optimizer_steps", state_path.string()));
+    state.epoch = util::json_integer<std::int64_t>(j, "epoch", state_path.string());
+    state.next_batch = util::json_integer<std::int64_t>(j, "next_batch", state_path.string());
+    state.step = util::json_integer<std::int64_t>(j, "step", state_path.string());
     state.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
-    state.epoch_batches = j.at("epoch_batches").get<std::int64_t>();
+    state.epoch_batches = util::json_integer<std::int64_t>(j, "epoch_batches", state_path.string());
     state.epoch_seconds = j.at("epoch_seconds").get<double>();
     state.train_seconds = j.at("train_seconds").get<double>();
     state.flops = j.at("flops").get<double>();
-    state.best_epoch = j.at("best_epoch").get<std::int64_t>();
+    state.best_epoch = util::json_integer<std::int64_t>(j, "best_epoch", state_path.string());
     state.best_accuracy = j.at("best_accuracy").get<double>();
     state.history.clear();
-    for (const json& m : j.at("history")) state.history.push_back(metrics_from_json(m));
+    for (const json& m : j.at("history"))
+      state.history.push_back(metrics_from_json(m, state_path.string()));
     state.step_losses = j.at("step_losses").get<std::vector<double>>();
   } catch (const json::exception& e) {
     throw ParseError(state_path.string() + ": " + e.what());

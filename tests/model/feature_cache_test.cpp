@@ -124,6 +124,18 @@ TEST_F(FeatureCacheTest, EntryThatNoLongerMatchesItsChecksumIsRecomputed) {
 
   util::write_file_atomic(meta, meta_text.substr(0, meta_text.size() / 2));
   damaged_is_recomputed("a truncated description");
+
+  // Numbers that no integer field holds (feature_cache_fuzz: a token count too long for 64
+  // bits parses as a float, and converting it was undefined behaviour).
+  info = nlohmann::json::parse(meta_text);
+  info["tokens"] = 9.2233720368547758e19;
+  util::write_file_atomic(meta, info.dump());
+  damaged_is_recomputed("a token count of 9.2e19");
+
+  info = nlohmann::json::parse(meta_text);
+  info["max_length"] = -1;
+  util::write_file_atomic(meta, info.dump());
+  damaged_is_recomputed("a negative max_length");
 }
 
 TEST_F(FeatureCacheTest, DisabledCacheStoresNothing) {
